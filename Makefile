@@ -1,0 +1,46 @@
+# mediascrub: `make demo` shows the product end to end, `make test` runs the whole suite.
+# Both set themselves up on a fresh Debian machine (apt packages, .venv).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+APT_PACKAGES := ffmpeg libimage-exiftool-perl
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
+
+.PHONY: apt
+apt: ## install the system packages (ffmpeg, exiftool) if missing
+	@if ! command -v exiftool >/dev/null || ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null; then \
+		echo "installing $(APT_PACKAGES) with apt"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) </dev/null; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[image,video,test]'
+	touch $@
+
+.PHONY: setup
+setup: apt $(VENV)/.installed ## set up everything: apt packages and the .venv
+
+.PHONY: test
+test: setup ## run the whole test suite
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+.PHONY: bench
+bench: setup ## run the benchmarks and write docs/benchmarks.md
+	$(PY) -m bench
+
+.PHONY: clean
+clean: ## remove the virtual environment and caches
+	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info
+
+-include mk/*.mk

@@ -1,0 +1,204 @@
+"""JPEG: keep the frame (tables, headers, entropy-coded scans) byte-identical, drop metadata segments.
+
+Kept: APP0 JFIF (its embedded thumbnail zeroed), APP2 ICC_PROFILE chunks in order (unless KEEP_ICC
+is off), APP14 Adobe (CMYK/YCCK colour transform). Everything else in APPn/COM goes, and so does
+everything after the primary image's EOI (MPF secondary images, gain maps, motion-photo videos).
+An Orientation other than 1 is kept as a minimal EXIF block holding only that tag.
+"""
+from __future__ import annotations
+
+import re
+import struct
+from dataclasses import dataclass
+
+from images import exif
+from images.model import Finding, Options
+from shared.errors import InputTooLarge, MalformedInput
+
+NAME = "jpeg"
+
+SOI, EOI, SOS, COM = 0xD8, 0xD9, 0xDA, 0xFE
+_STANDALONE = {0x01, *range(0xD0, 0xD8)}  # TEM and RSTn carry no length
+_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+_MAX_SEGMENTS = 100_000
+# The next marker after entropy-coded data: 0xFF not followed by a stuffed 0x00 or an RSTn.
+_MARKER_IN_SCAN = re.compile(rb"\xff+[^\x00\xd0-\xd7\xff]")
+
+_JFIF = b"JFIF\x00"
+_ICC = b"ICC_PROFILE\x00"
+_ADOBE = b"Adobe"
+_XMP = b"http://ns.adobe.com/xap/1.0/\x00"
+_XMP_EXT = b"http://ns.adobe.com/xmp/extension/\x00"
+_PHOTOSHOP = b"Photoshop 3.0\x00"
+
+
+@dataclass(frozen=True)
+class Segment:
+    marker: int
+    start: int  # offset of the 0xFF marker byte
+    end: int  # offset just past the segment (for SOS: past its entropy-coded data)
+
+
+@dataclass
+class Parsed:
+    segments: list[Segment]
+    eoi_end: int  # offset just past the primary image's EOI
+
+
+def sniff(head: bytes) -> bool:
+    return head[:3] == b"\xff\xd8\xff"
+
+
+def parse(data: bytes, max_pixels: int | None = None) -> Parsed:
+    """Split the primary image into segments; raise MalformedInput on any structural lie."""
+    if not sniff(data[:3]):
+        raise MalformedInput("not a JPEG (no SOI marker)")
+    segments: list[Segment] = []
+    pos = 2
+    while True:
+        if len(segments) >= _MAX_SEGMENTS:
+            raise InputTooLarge(f"more than {_MAX_SEGMENTS} JPEG segments")
+        marker, pos = _next_marker(data, pos)
+        if marker == EOI:
+            return Parsed(segments, pos)
+        if marker in _STANDALONE or marker == SOI:
+            raise MalformedInput(f"unexpected marker 0x{marker:02X} at offset {pos - 2}")
+        if pos + 2 > len(data):
+            raise MalformedInput("truncated: segment length missing at end of file")
+        (length,) = struct.unpack_from(">H", data, pos)
+        end = pos + length
+        if length < 2 or end > len(data):
+            raise MalformedInput(f"segment 0x{marker:02X} at offset {pos - 2} claims {length} bytes past the end")
+        if marker in _SOF:
+            _check_frame(data, pos, max_pixels)
+        if marker == SOS:
+            end = _scan_end(data, end)
+        segments.append(Segment(marker, pos - 2, end))
+        pos = end
+
+
+def _next_marker(data: bytes, pos: int) -> tuple[int, int]:
+    if pos + 2 > len(data) or data[pos] != 0xFF:
+        raise MalformedInput(f"truncated or corrupt: no marker at offset {pos}" if pos < len(data)
+                             else "truncated: no EOI marker")
+    while pos + 1 < len(data) and data[pos + 1] == 0xFF:  # fill bytes
+        pos += 1
+    if pos + 1 >= len(data):
+        raise MalformedInput("truncated: no EOI marker")
+    return data[pos + 1], pos + 2
+
+
+def _scan_end(data: bytes, pos: int) -> int:
+    match = _MARKER_IN_SCAN.search(data, pos)
+    if match is None:
+        raise MalformedInput("truncated: entropy-coded data runs to the end of the file (no EOI)")
+    return match.end() - 2
+
+
+def _check_frame(data: bytes, pos: int, max_pixels: int | None) -> None:
+    if pos + 7 > len(data):
+        raise MalformedInput("truncated frame header")
+    height, width = struct.unpack_from(">HH", data, pos + 3)
+    if width == 0:
+        raise MalformedInput("frame header declares zero width")
+    if max_pixels is not None and width * height > max_pixels:
+        raise InputTooLarge(f"declared {width}x{height} pixels is over the {max_pixels}-pixel limit")
+
+
+def _is_app(marker: int) -> bool:
+    return 0xE0 <= marker <= 0xEF
+
+
+def _keeps(seg: Segment, data: bytes, options: Options) -> bool:
+    body = data[seg.start + 4:seg.end]
+    if seg.marker == 0xE0:
+        return body.startswith(_JFIF)
+    if seg.marker == 0xE2:
+        return options.keep_icc and body.startswith(_ICC)
+    if seg.marker == 0xEE:
+        return body.startswith(_ADOBE)
+    return not (_is_app(seg.marker) or seg.marker == COM)
+
+
+def _describe(seg: Segment, data: bytes, options: Options) -> list[Finding]:
+    """What one metadata segment carries, as findings."""
+    body = data[seg.start + 4:seg.end]
+    if seg.marker == 0xE1 and body.startswith(exif.EXIF_HEADER):
+        found, _ = exif.findings(body[6:], options, "APP1 Exif")
+        return found
+    if seg.marker == 0xE1 and body.startswith((_XMP, _XMP_EXT)):
+        return [Finding("xmp", "APP1 XMP" + (" (extended)" if body.startswith(_XMP_EXT) else ""))]
+    if seg.marker == 0xED:
+        return [Finding("iptc", "APP13 Photoshop IRB / IPTC")]
+    if seg.marker == COM:
+        return [Finding("comments", f"COM comment ({len(body)} bytes)")]
+    if seg.marker == 0xE2 and body.startswith(_ICC):
+        return [Finding("icc", "APP2 ICC profile chunk", removed=not options.keep_icc)]
+    if seg.marker == 0xE2 and body.startswith(b"MPF\x00"):
+        return [Finding("other", "APP2 MPF multi-picture index")]
+    if seg.marker == 0xE2:
+        return [Finding("other", "APP2 FlashPix / vendor data")]
+    if seg.marker == 0xE0 and body.startswith(_JFIF):
+        has_thumb = len(body) >= 14 and body[12] * body[13] > 0
+        return [Finding("thumbnails", "JFIF thumbnail")] if has_thumb else []
+    if seg.marker == 0xE0 and body.startswith(b"JFXX\x00"):
+        return [Finding("thumbnails", "APP0 JFXX thumbnail")]
+    if seg.marker == 0xEE and body.startswith(_ADOBE):
+        return []
+    label = body[:16].split(b"\x00")[0].decode("latin-1", "replace").strip() or "unnamed"
+    return [Finding("other", f"APP{seg.marker - 0xE0} {label}")]
+
+
+def inspect(data: bytes, options: Options) -> list[Finding]:
+    parsed = parse(data, options.max_pixels)
+    found: list[Finding] = []
+    for seg in parsed.segments:
+        if _is_app(seg.marker) or seg.marker == COM:
+            found += _describe(seg, data, options)
+    trailer = len(data) - parsed.eoi_end
+    if trailer and data[parsed.eoi_end:].strip(b"\x00"):
+        found.append(Finding("trailer", f"{trailer} bytes after the primary image (MPF images, gain map, "
+                                        "motion-photo video or vendor trailer)"))
+    return found
+
+
+def _kept_orientation(data: bytes, parsed: Parsed, options: Options) -> int | None:
+    for seg in parsed.segments:
+        body = data[seg.start + 4:seg.end]
+        if seg.marker == 0xE1 and body.startswith(exif.EXIF_HEADER):
+            return exif.kept_orientation(exif.read(body[6:]).orientation, options)
+    return None
+
+
+def _app_segment(marker: int, body: bytes) -> bytes:
+    return bytes((0xFF, marker)) + struct.pack(">H", len(body) + 2) + body
+
+
+def _clean_jfif(body: bytes) -> bytes:
+    """JFIF header with its optional thumbnail dropped (width and height set to 0)."""
+    return body[:12] + b"\x00\x00" if len(body) >= 14 else body
+
+
+def strip(data: bytes, options: Options) -> bytes:
+    parsed = parse(data, options.max_pixels)
+    out = [b"\xff\xd8"]
+    orientation = _kept_orientation(data, parsed, options)
+    wrote_orientation = orientation is None
+    for seg in parsed.segments:
+        if not wrote_orientation and not (seg.marker == 0xE0 and _keeps(seg, data, options)):
+            out.append(_app_segment(0xE1, exif.EXIF_HEADER + exif.minimal_tiff(orientation)))
+            wrote_orientation = True
+        if not _keeps(seg, data, options):
+            continue
+        if seg.marker == 0xE0:
+            out.append(_app_segment(0xE0, _clean_jfif(data[seg.start + 4:seg.end])))
+        else:
+            out.append(data[seg.start:seg.end])
+    out.append(b"\xff\xd9")
+    return b"".join(out)
+
+
+def image_data(data: bytes, options: Options) -> list[bytes]:
+    """Every non-metadata segment of the primary image, scans included, in order."""
+    parsed = parse(data, options.max_pixels)
+    return [data[s.start:s.end] for s in parsed.segments if not (_is_app(s.marker) or s.marker == COM)]

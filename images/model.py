@@ -1,0 +1,88 @@
+"""Plain data passed between the format modules, the registry and the callers."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from shared.errors import ScrubError
+
+# Metadata classes reported by `inspect` and in results. "icc" and "orientation" are kept by default.
+CLASSES = (
+    "gps", "camera", "timestamps", "makernotes", "thumbnails", "xmp", "iptc",
+    "comments", "icc", "orientation", "trailer", "other",
+)
+DEFAULT_MAX_PIXELS = 178_956_970  # Pillow's decompression-bomb error threshold (2x its warning)
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ScrubError(f"{name} must be true or false, not {raw!r}")
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to strip. `from_env` reads the same settings the Lambda reads."""
+
+    orientation: str = "keep"  # "keep": minimal EXIF with Orientation only; "bake": rotate pixels (re-encode)
+    keep_icc: bool = True
+    keep_heif_thumbnails: bool = False
+    allow_reencode: bool = True  # fallback when the lossless path cannot handle a valid file
+    max_pixels: int = DEFAULT_MAX_PIXELS
+
+    def __post_init__(self) -> None:
+        if self.orientation not in ("keep", "bake"):
+            raise ScrubError(f"ORIENTATION must be 'keep' or 'bake', not {self.orientation!r}")
+        if self.max_pixels <= 0:
+            raise ScrubError("MAX_PIXELS must be a positive integer")
+
+    @classmethod
+    def from_env(cls) -> "Options":
+        try:
+            max_pixels = int(os.environ.get("MAX_PIXELS") or DEFAULT_MAX_PIXELS)
+        except ValueError:
+            raise ScrubError(f"MAX_PIXELS must be an integer, not {os.environ['MAX_PIXELS']!r}") from None
+        return cls(
+            orientation=(os.environ.get("ORIENTATION") or "keep").lower(),
+            keep_icc=_env_bool("KEEP_ICC", True),
+            keep_heif_thumbnails=_env_bool("KEEP_HEIF_THUMBNAILS", False),
+            allow_reencode=_env_bool("ALLOW_REENCODE", True),
+            max_pixels=max_pixels,
+        )
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One piece of metadata: its class, a short human description, and whether strip removes it."""
+
+    cls: str
+    detail: str
+    removed: bool = True
+
+
+@dataclass
+class StripResult:
+    data: bytes
+    format: str
+    lossless: bool
+    removed: dict[str, list[str]] = field(default_factory=dict)
+    kept: dict[str, list[str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def removed_classes(self) -> list[str]:
+        return sorted(self.removed)
+
+
+def group(findings: list[Finding], removed: bool | None = None) -> dict[str, list[str]]:
+    """Findings grouped by class (the JSON shape of inspect and of results); optionally one action only."""
+    out: dict[str, list[str]] = {}
+    for f in findings:
+        if removed is None or f.removed == removed:
+            out.setdefault(f.cls, []).append(f.detail)
+    return out

@@ -1,0 +1,150 @@
+"""PNG and APNG: keep the chunks that decide what is drawn, drop every other ancillary chunk.
+
+Chunk CRCs are checked on input. A kept chunk is copied byte for byte; an Orientation other than 1
+survives as a minimal eXIf chunk. Anything after IEND goes.
+"""
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass
+
+from images import exif
+from images.model import Finding, Options
+from shared.errors import InputTooLarge, LosslessUnsupported, MalformedInput
+
+NAME = "png"
+SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_CRITICAL = {b"IHDR", b"PLTE", b"IDAT", b"IEND"}
+_RENDERING = {b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"sBIT", b"pHYs", b"bKGD", b"cICP", b"mDCv", b"cLLi",
+              b"acTL", b"fcTL", b"fdAT"}
+_MAX_CHUNKS = 200_000
+_TEXT_CLASSES = {
+    "xml:com.adobe.xmp": "xmp", "comment": "comments", "description": "comments", "title": "comments",
+    "author": "comments", "copyright": "comments", "disclaimer": "comments", "warning": "comments",
+    "creation time": "timestamps", "create-date": "timestamps", "modify-date": "timestamps",
+    "software": "camera", "source": "camera", "make": "camera", "model": "camera",
+}
+
+
+@dataclass(frozen=True)
+class Chunk:
+    type: bytes
+    start: int  # offset of the length field
+    end: int  # offset just past the CRC
+
+    def body(self, data: bytes) -> bytes:
+        return data[self.start + 8:self.end - 4]
+
+
+def sniff(head: bytes) -> bool:
+    return head[:8] == SIGNATURE
+
+
+def parse(data: bytes, max_pixels: int | None = None) -> tuple[list[Chunk], int]:
+    """The chunks up to and including IEND, and the offset just past IEND."""
+    if not sniff(data[:8]):
+        raise MalformedInput("not a PNG (bad signature)")
+    chunks: list[Chunk] = []
+    pos = 8
+    while True:
+        if len(chunks) >= _MAX_CHUNKS:
+            raise InputTooLarge(f"more than {_MAX_CHUNKS} PNG chunks")
+        if pos + 12 > len(data):
+            raise MalformedInput("truncated: no IEND chunk")
+        length, ctype = struct.unpack_from(">I4s", data, pos)
+        end = pos + 12 + length
+        if length > 0x7FFFFFFF or end > len(data):
+            raise MalformedInput(f"chunk {ctype!r} at offset {pos} claims {length} bytes past the end")
+        if zlib.crc32(data[pos + 4:end - 4]) != struct.unpack_from(">I", data, end - 4)[0]:
+            raise MalformedInput(f"chunk {ctype!r} at offset {pos} fails its CRC check")
+        chunk = Chunk(ctype, pos, end)
+        if not chunks:
+            _check_header(chunk, data, max_pixels)
+        chunks.append(chunk)
+        if ctype == b"IEND":
+            return chunks, end
+        pos = end
+
+
+def _check_header(chunk: Chunk, data: bytes, max_pixels: int | None) -> None:
+    if chunk.type != b"IHDR" or chunk.end - chunk.start != 25:
+        raise MalformedInput("first chunk is not a valid IHDR")
+    width, height = struct.unpack_from(">II", data, chunk.start + 8)
+    if width == 0 or height == 0:
+        raise MalformedInput("IHDR declares a zero dimension")
+    if max_pixels is not None and width * height > max_pixels:
+        raise InputTooLarge(f"declared {width}x{height} pixels is over the {max_pixels}-pixel limit")
+
+
+def _keeps(chunk: Chunk, options: Options) -> bool:
+    if chunk.type == b"iCCP":
+        return options.keep_icc
+    return chunk.type in _CRITICAL or chunk.type in _RENDERING
+
+
+def _text_finding(chunk: Chunk, data: bytes) -> Finding:
+    keyword = chunk.body(data).split(b"\x00", 1)[0].decode("latin-1", "replace")
+    cls = _TEXT_CLASSES.get(keyword.lower(), "other")
+    if keyword.lower().startswith("raw profile type"):
+        cls = "iptc" if "iptc" in keyword.lower() else "other"
+    return Finding(cls, f"{chunk.type.decode()} {keyword!r}")
+
+
+def _describe(chunk: Chunk, data: bytes, options: Options) -> list[Finding]:
+    if chunk.type == b"eXIf":
+        return exif.findings(chunk.body(data), options, "eXIf")[0]
+    if chunk.type in (b"tEXt", b"zTXt", b"iTXt"):
+        return [_text_finding(chunk, data)]
+    if chunk.type == b"tIME":
+        return [Finding("timestamps", "tIME last-modification time")]
+    if chunk.type == b"iCCP":
+        return [Finding("icc", "iCCP ICC profile", removed=not options.keep_icc)]
+    return [Finding("other", f"ancillary chunk {chunk.type.decode('latin-1')!r}")]
+
+
+def _check_critical(chunks: list[Chunk]) -> None:
+    for chunk in chunks:
+        if not chunk.type[:1].islower() and chunk.type not in _CRITICAL:
+            raise LosslessUnsupported(f"unknown critical chunk {chunk.type!r}")
+
+
+def inspect(data: bytes, options: Options) -> list[Finding]:
+    chunks, iend_end = parse(data, options.max_pixels)
+    _check_critical(chunks)
+    found = [f for c in chunks if not _keeps(c, options) for f in _describe(c, data, options)]
+    found += [Finding("icc", "iCCP ICC profile", removed=False) for c in chunks if c.type == b"iCCP" and _keeps(c, options)]
+    if iend_end < len(data):
+        found.append(Finding("trailer", f"{len(data) - iend_end} bytes after IEND"))
+    return found
+
+
+def _chunk(ctype: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + ctype + body + struct.pack(">I", zlib.crc32(ctype + body))
+
+
+def _kept_orientation(chunks: list[Chunk], data: bytes, options: Options) -> int | None:
+    for chunk in chunks:
+        if chunk.type == b"eXIf":
+            return exif.kept_orientation(exif.read(chunk.body(data)).orientation, options)
+    return None
+
+
+def strip(data: bytes, options: Options) -> bytes:
+    chunks, _ = parse(data, options.max_pixels)
+    _check_critical(chunks)
+    orientation = _kept_orientation(chunks, data, options)
+    out = [SIGNATURE]
+    for chunk in chunks:
+        if orientation is not None and chunk.type in (b"IDAT", b"acTL"):
+            out.append(_chunk(b"eXIf", exif.minimal_tiff(orientation)))  # eXIf must precede the image data
+            orientation = None
+        if _keeps(chunk, options):
+            out.append(data[chunk.start:chunk.end])
+    return b"".join(out)
+
+
+def image_data(data: bytes, options: Options) -> list[bytes]:
+    """Every kept chunk, byte for byte (eXIf is rebuilt, so it is not part of the image data)."""
+    chunks, _ = parse(data, options.max_pixels)
+    return [data[c.start:c.end] for c in chunks if _keeps(c, options)]

@@ -1,0 +1,128 @@
+"""Pick the format module by content, strip, and check the result before anyone writes it."""
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Iterator
+from types import ModuleType
+
+from images import scan
+from images.model import Finding, Options, StripResult, group
+from shared.errors import InputTooLarge, LosslessUnsupported, MalformedInput, UnsupportedFormat, VerificationFailed
+
+log = logging.getLogger("mediascrub.images")
+
+FORMAT_MODULES = ("jpeg", "png", "webp", "gif", "heif")
+# Recognised but not handled: named in the error so the user knows what the file really is.
+_KNOWN_UNSUPPORTED = (
+    (b"II*\x00", "TIFF (or a TIFF-based raw such as DNG/NEF)"),
+    (b"MM\x00*", "TIFF (or a TIFF-based raw such as DNG/NEF)"),
+    (b"\xff\x0a", "JPEG XL"),
+    (b"\x00\x00\x00\x0cJXL \r\n\x87\n", "JPEG XL"),
+    (b"BM", "BMP"),
+    (b"8BPS", "Photoshop PSD"),
+    (b"%PDF", "PDF"),
+)
+_HEAD = 64
+# The file-name suffixes each format is expected under; anything else is reported as a lying extension.
+SUFFIXES = {
+    "jpeg": (".jpg", ".jpeg", ".jpe", ".jfif"),
+    "png": (".png", ".apng"),
+    "webp": (".webp",),
+    "gif": (".gif",),
+    "heif": (".heic", ".heif", ".hif", ".avif", ".heics", ".avifs"),
+}
+
+
+def _modules() -> Iterator[ModuleType]:
+    """Format modules in order, imported only as far as needed (the JPEG path imports one)."""
+    return (importlib.import_module(f"images.{name}") for name in FORMAT_MODULES)
+
+
+def detect(data: bytes) -> ModuleType:
+    """The format module whose magic matches `data`; UnsupportedFormat otherwise."""
+    if not data:
+        raise MalformedInput("empty file (0 bytes)")
+    head = data[:_HEAD]
+    for module in _modules():
+        if module.sniff(head):
+            return module
+    for magic, name in _KNOWN_UNSUPPORTED:
+        if head.startswith(magic):
+            raise UnsupportedFormat(f"content is {name}, which mediascrub does not strip")
+    raise UnsupportedFormat("content is not JPEG, PNG, WebP, GIF, HEIC/HEIF or AVIF")
+
+
+def extension_notes(suffix: str, fmt: str) -> list[str]:
+    """A note when the name's suffix does not match the content (handled by content either way)."""
+    if suffix.lower() in SUFFIXES.get(fmt, ()):
+        return []
+    return [f"extension {suffix or '(none)'} but content is {fmt}: handled as {fmt}"]
+
+
+def inspect(data: bytes, options: Options | None = None) -> dict:
+    """JSON-ready report: format, metadata found by class, what strip removes and what it keeps."""
+    options = options or Options()
+    module = detect(data)
+    findings = module.inspect(data, options)
+    return {"format": module.NAME, "found": group(findings),
+            "removes": group(findings, removed=True), "keeps": group(findings, removed=False)}
+
+
+def _orientation_to_bake(findings: list[Finding], options: Options) -> bool:
+    return options.orientation == "bake" and any(
+        f.cls == "orientation" and not f.detail.startswith("Orientation=1 ") for f in findings)
+
+
+def strip(data: bytes, options: Options | None = None, max_bytes: int | None = None) -> StripResult:
+    """Strip `data`, verify the result, and return it. Raises a ScrubError subclass on any failure."""
+    options = options or Options()
+    if max_bytes is not None and len(data) > max_bytes:
+        raise InputTooLarge(f"{len(data)} bytes is over the {max_bytes}-byte limit for in-memory images")
+    module = detect(data)
+    findings = module.inspect(data, options)
+    result = StripResult(data=b"", format=module.NAME, lossless=True,
+                         removed=group(findings, removed=True), kept=group(findings, removed=False))
+    if _orientation_to_bake(findings, options):
+        result.data, result.lossless = _reencode(module, data, options, "ORIENTATION=bake"), False
+    else:
+        try:
+            result.data = module.strip(data, options)
+        except LosslessUnsupported as exc:
+            if not options.allow_reencode:
+                raise
+            result.data, result.lossless = _reencode(module, data, options, exc.reason), False
+    if not result.lossless:
+        result.notes.append("re-encoded (lossless path not used)")
+    verify(module, data, result, options)
+    return result
+
+
+def _reencode(module: ModuleType, data: bytes, options: Options, why: str) -> bytes:
+    from images import reencode  # lazy: the lossless path needs no Pillow
+
+    log.warning("re-encoding %s image: %s", module.NAME, why, extra={"reencode_reason": why})
+    return reencode.reencode(module.NAME, data, options)
+
+
+def verify(module: ModuleType, original: bytes, result: StripResult, options: Options) -> None:
+    """Fail closed: the output must parse as the same format, keep its image data, and hold no metadata."""
+    out = result.data
+    try:
+        same_format = module.sniff(out[:_HEAD])
+        leftovers = [f for f in module.inspect(out, options) if f.removed]
+        if result.lossless and module.image_data(out, options) != module.image_data(original, options):
+            raise VerificationFailed(f"{module.NAME} image data changed on the lossless path")
+    except (MalformedInput, InputTooLarge) as exc:
+        raise VerificationFailed(f"stripped {module.NAME} does not parse again ({exc.reason})") from exc
+    if not same_format:
+        raise VerificationFailed(f"stripped output is no longer {module.NAME}")
+    if leftovers:
+        raise VerificationFailed(f"metadata left after stripping: {leftovers[0].cls} ({leftovers[0].detail})")
+    found = scan.leftovers(out, options)
+    if found:
+        raise VerificationFailed(f"independent scan found {found[0]} in the output")
+    if not result.lossless:
+        from images import reencode
+
+        reencode.check_decodes(module.NAME, original, out, options)

@@ -1,0 +1,1 @@
+"""What both Lambdas share: events, routing, the loop guard, S3 I/O, errors and the CLI frame."""

@@ -1,0 +1,120 @@
+"""The command-line frame both `python -m images` and `python -m video` use.
+
+    strip IN [IN ...] -o OUT   OUT is a file for one input, a directory for several (same names)
+    inspect IN [IN ...]        JSON of the metadata found, by class, and what strip would remove
+
+Outputs are written to a temporary file beside the target and renamed into place only after the
+stripper returned (and so verified) its result: a failure never leaves a partial file.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from shared.errors import ScrubError
+
+
+@dataclass
+class Outcome:
+    """What one successful strip reports on its CLI line."""
+
+    summary: str
+    lossless: bool = True
+
+
+StripFile = Callable[[Path, Path], Outcome]
+InspectFile = Callable[[Path], dict]
+
+
+def _targets(inputs: list[Path], out: Path) -> list[Path]:
+    if len(inputs) == 1 and not out.is_dir():
+        return [out]
+    out.mkdir(parents=True, exist_ok=True)
+    return [out / p.name for p in inputs]
+
+
+def _strip_one(strip_file: StripFile, src: Path, dst: Path) -> Outcome:
+    if src.resolve() == dst.resolve():
+        raise ScrubError("output would overwrite the input; choose another -o")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".part", dir=dst.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        outcome = strip_file(src, tmp)
+        os.replace(tmp, dst)
+        return outcome
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, ScrubError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        return f"cannot read or write: {exc.strerror or exc}"
+    if os.environ.get("MEDIASCRUB_DEBUG"):
+        traceback.print_exc()
+    return f"internal error: {type(exc).__name__}: {exc}"
+
+
+def _cmd_strip(args: argparse.Namespace, strip_file: StripFile) -> int:
+    inputs = [Path(p) for p in args.inputs]
+    names = [p.name for p in inputs]
+    failed = reencoded = 0
+    try:
+        targets = _targets(inputs, Path(args.output))
+    except OSError as exc:
+        print(f"error: cannot create output directory {args.output}: {exc.strerror}", file=sys.stderr)
+        return 2
+    for src, dst in zip(inputs, targets):
+        try:
+            if names.count(src.name) > 1:
+                raise ScrubError(f"several inputs are named {src.name}; strip them into separate directories")
+            outcome = _strip_one(strip_file, src, dst)
+        except Exception as exc:  # every failure becomes one line; the batch goes on
+            failed += 1
+            print(f"{src}: {_describe(exc)}", file=sys.stderr)
+            continue
+        reencoded += not outcome.lossless
+        print(f"{src} -> {dst}: {outcome.summary}")
+    done = len(inputs) - failed
+    print(f"{done} stripped ({reencoded} re-encoded), {failed} failed", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _cmd_inspect(args: argparse.Namespace, inspect_file: InspectFile) -> int:
+    failed = 0
+    reports = []
+    for name in args.inputs:
+        try:
+            reports.append({"file": name, **inspect_file(Path(name))})
+        except Exception as exc:
+            failed += 1
+            reports.append({"file": name, "error": _describe(exc)})
+            print(f"{name}: {_describe(exc)}", file=sys.stderr)
+    print(json.dumps(reports[0] if len(reports) == 1 else reports, indent=2, ensure_ascii=False))
+    return 1 if failed else 0
+
+
+def run(prog: str, description: str, strip_file: StripFile, inspect_file: InspectFile,
+        argv: list[str] | None = None) -> int:
+    """Parse argv and run `strip` or `inspect`; returns the process exit status."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    sub = parser.add_subparsers(dest="command", required=True)
+    strip = sub.add_parser("strip", help="remove metadata; exit 0 only when every file was stripped")
+    strip.add_argument("inputs", nargs="+", metavar="IN")
+    strip.add_argument("-o", "--output", required=True, metavar="OUT",
+                       help="output file (one input) or directory (several inputs)")
+    inspect = sub.add_parser("inspect", help="print the metadata found as JSON")
+    inspect.add_argument("inputs", nargs="+", metavar="IN")
+    args = parser.parse_args(argv)
+    if args.command == "strip":
+        return _cmd_strip(args, strip_file)
+    return _cmd_inspect(args, inspect_file)

@@ -1,0 +1,89 @@
+"""Test helpers for the image stripper: the corpus, generated images, and independent judges."""
+from __future__ import annotations
+
+import hashlib
+import io
+import struct
+import sys
+from pathlib import Path
+
+from PIL import Image, ImageOps
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+CORPUS = SHARED / "corpus"
+sys.path.insert(0, str(SHARED / "tools"))
+from sensitive import exiftool_json, sensitive_tags  # noqa: E402  (the independent judge in ../shared)
+
+
+def corpus_files(*formats: str) -> list[Path]:
+    """Corpus files whose content (magic bytes, not extension) is one of `formats`."""
+    from images import registry
+    from shared.errors import ScrubError
+
+    picked = []
+    for path in sorted(CORPUS.iterdir()):
+        if path.name == "MANIFEST.tsv":
+            continue
+        try:
+            if registry.detect(path.read_bytes()).NAME in formats:
+                picked.append(path)
+        except ScrubError:
+            continue
+    return picked
+
+
+def leaks(data: bytes, tmp_path: Path, suffix: str) -> dict:
+    """Privacy-relevant tags exiftool still finds in `data`."""
+    out = tmp_path / f"judged{suffix}"
+    out.write_bytes(data)
+    return sensitive_tags(exiftool_json(str(out)))
+
+
+def frames(data: bytes) -> list[tuple[str, tuple[int, int], str]]:
+    """Mode, size and pixel hash of every frame, decoded by Pillow (pillow-heif registered)."""
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    with Image.open(io.BytesIO(data)) as im:
+        out = []
+        for i in range(getattr(im, "n_frames", 1)):
+            im.seek(i)
+            out.append((im.mode, im.size, hashlib.sha256(im.tobytes()).hexdigest()))
+        return out
+
+
+def displayed_size(data: bytes) -> tuple[int, int]:
+    with Image.open(io.BytesIO(data)) as im:
+        return ImageOps.exif_transpose(im).size
+
+
+def app_segment(marker: int, body: bytes) -> bytes:
+    return bytes((0xFF, marker)) + struct.pack(">H", len(body) + 2) + body
+
+
+def jpeg_with(segments: list[bytes] = (), trailer: bytes = b"", size=(64, 48), exif: bytes = b"",
+              **save_args) -> bytes:
+    """A real JPEG (Pillow) with raw `segments` inserted right after SOI and `trailer` after EOI."""
+    out = io.BytesIO()
+    Image.linear_gradient("L").convert("RGB").resize(size).save(out, "JPEG", exif=exif, **save_args)
+    data = out.getvalue()
+    return data[:2] + b"".join(segments) + data[2:] + trailer
+
+
+def full_exif(orientation: int = 1) -> bytes:
+    """EXIF with GPS, make/model/serial, capture time, a maker note and a comment (Pillow-written)."""
+    exif = Image.Exif()
+    exif[0x010F] = "ACME"
+    exif[0x0110] = "Spy Cam 3000"
+    exif[0x0131] = "firmware 1.2"
+    exif[0x0112] = orientation
+    exif[0x0132] = "2024:05:01 10:00:00"
+    ifd = exif.get_ifd(0x8769)
+    ifd[0x9003] = "2024:05:01 10:00:00"
+    ifd[0xA431] = "SN-123456"
+    ifd[0x927C] = b"MAKERNOTE-SECRET"
+    ifd[0x9286] = b"ASCII\x00\x00\x00hello"
+    gps = exif.get_ifd(0x8825)
+    gps[1], gps[2], gps[3], gps[4] = "N", (48.0, 51.0, 29.0), "E", (2.0, 17.0, 40.0)
+    return exif.tobytes()
