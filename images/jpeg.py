@@ -68,7 +68,8 @@ def parse(data: bytes, max_pixels: int | None = None) -> Parsed:
         (length,) = struct.unpack_from(">H", data, pos)
         end = pos + length
         if length < 2 or end > len(data):
-            raise MalformedInput(f"segment 0x{marker:02X} at offset {pos - 2} claims {length} bytes past the end")
+            raise MalformedInput(f"truncated or corrupt: segment 0x{marker:02X} at offset {pos - 2} "
+                                 f"claims {length} bytes, past the end of the file")
         if marker in _SOF:
             _check_frame(data, pos, max_pixels)
         if marker == SOS:

@@ -55,7 +55,8 @@ def parse(data: bytes, max_pixels: int | None = None) -> tuple[list[Chunk], int]
         length, ctype = struct.unpack_from(">I4s", data, pos)
         end = pos + 12 + length
         if length > 0x7FFFFFFF or end > len(data):
-            raise MalformedInput(f"chunk {ctype!r} at offset {pos} claims {length} bytes past the end")
+            raise MalformedInput(f"truncated or corrupt: chunk {ctype!r} at offset {pos} "
+                                 f"claims {length} bytes, past the end of the file")
         if zlib.crc32(data[pos + 4:end - 4]) != struct.unpack_from(">I", data, end - 4)[0]:
             raise MalformedInput(f"chunk {ctype!r} at offset {pos} fails its CRC check")
         chunk = Chunk(ctype, pos, end)
@@ -100,7 +101,7 @@ def _describe(chunk: Chunk, data: bytes, options: Options) -> list[Finding]:
         return [Finding("timestamps", "tIME last-modification time")]
     if chunk.type == b"iCCP":
         return [Finding("icc", "iCCP ICC profile", removed=not options.keep_icc)]
-    return [Finding("other", f"ancillary chunk {chunk.type.decode('latin-1')!r}")]
+    return [Finding("other", f"chunk {chunk.type.decode('latin-1')!r}")]
 
 
 def _check_critical(chunks: list[Chunk]) -> None:
@@ -111,7 +112,6 @@ def _check_critical(chunks: list[Chunk]) -> None:
 
 def inspect(data: bytes, options: Options) -> list[Finding]:
     chunks, iend_end = parse(data, options.max_pixels)
-    _check_critical(chunks)
     found = [f for c in chunks if not _keeps(c, options) for f in _describe(c, data, options)]
     found += [Finding("icc", "iCCP ICC profile", removed=False) for c in chunks if c.type == b"iCCP" and _keeps(c, options)]
     if iend_end < len(data):
