@@ -10,6 +10,7 @@ import zlib
 from dataclasses import dataclass
 
 from images import exif
+from images.memo import by_identity
 from images.model import Finding, Options
 from shared.errors import InputTooLarge, LosslessUnsupported, MalformedInput
 
@@ -41,6 +42,7 @@ def sniff(head: bytes) -> bool:
     return head[:8] == SIGNATURE
 
 
+@by_identity()
 def parse(data: bytes, max_pixels: int | None = None) -> tuple[list[Chunk], int]:
     """The chunks up to and including IEND, and the offset just past IEND."""
     if not sniff(data[:8]):

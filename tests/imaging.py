@@ -9,6 +9,8 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
+from devtools.samples import full_exif  # noqa: F401  (re-exported for the tests)
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 CORPUS = SHARED / "corpus"
@@ -69,21 +71,3 @@ def jpeg_with(segments: list[bytes] = (), trailer: bytes = b"", size=(64, 48), e
     Image.linear_gradient("L").convert("RGB").resize(size).save(out, "JPEG", exif=exif, **save_args)
     data = out.getvalue()
     return data[:2] + b"".join(segments) + data[2:] + trailer
-
-
-def full_exif(orientation: int = 1) -> bytes:
-    """EXIF with GPS, make/model/serial, capture time, a maker note and a comment (Pillow-written)."""
-    exif = Image.Exif()
-    exif[0x010F] = "ACME"
-    exif[0x0110] = "Spy Cam 3000"
-    exif[0x0131] = "firmware 1.2"
-    exif[0x0112] = orientation
-    exif[0x0132] = "2024:05:01 10:00:00"
-    ifd = exif.get_ifd(0x8769)
-    ifd[0x9003] = "2024:05:01 10:00:00"
-    ifd[0xA431] = "SN-123456"
-    ifd[0x927C] = b"MAKERNOTE-SECRET"
-    ifd[0x9286] = b"ASCII\x00\x00\x00hello"
-    gps = exif.get_ifd(0x8825)
-    gps[1], gps[2], gps[3], gps[4] = "N", (48.0, 51.0, 29.0), "E", (2.0, 17.0, 40.0)
-    return exif.tobytes()

@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): each topic module exposes run() -> list of table rows."""

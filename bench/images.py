@@ -1,0 +1,97 @@
+"""Image rows: the lossless strip per format (corpus), on generated 12 and 24 MP photos with a full
+metadata set, next to the naive recipe (decode, rotate, putdata(list(getdata())), save), and the CLI
+next to `exiftool -all=`."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.measure import REPO, measure
+
+CORPUS = REPO.parent / "shared" / "corpus"
+FORMATS = ("jpeg", "png", "webp", "gif")
+
+
+def strip_files(*paths: str) -> None:
+    from images import registry
+
+    for path in paths:
+        registry.strip(Path(path).read_bytes())
+
+
+def naive_recipe(path: str) -> None:
+    """What the blog posts do: decode, rotate, copy pixels through a Python list, save."""
+    import io
+
+    from PIL import Image, ImageOps
+
+    with Image.open(path) as im:
+        im = ImageOps.exif_transpose(im)
+        clean = Image.new(im.mode, im.size)
+        clean.putdata(list(im.getdata()))
+        clean.save(io.BytesIO(), "JPEG")
+
+
+def _row(case: str, method: str, nbytes: int, result: dict, notes: str = "") -> dict:
+    return {"case": case, "method": method, "MB/s": nbytes / 1e6 / result["seconds"],
+            "seconds": result["seconds"], "peak MB": result["peak_mb"], "notes": notes}
+
+
+def _corpus_rows() -> list[dict]:
+    from images import registry
+    from shared.errors import ScrubError
+
+    rows = []
+    by_format: dict[str, list[Path]] = {}
+    for path in sorted(CORPUS.iterdir()):
+        try:
+            by_format.setdefault(registry.detect(path.read_bytes()).NAME, []).append(path)
+        except ScrubError:
+            continue
+    for fmt in FORMATS + ("heif",):
+        paths = by_format.get(fmt, [])
+        if paths and fmt != "heif":  # HEIF rows come from bench.heif
+            nbytes = sum(p.stat().st_size for p in paths)
+            result = measure("bench.images:strip_files", *map(str, paths), repeat=5)
+            rows.append(_row(f"corpus {fmt} ({len(paths)} files, {nbytes / 1e6:.1f} MB)", "lossless strip",
+                             nbytes, result))
+    return rows
+
+
+def _cli_seconds(cmd: list[str], output: Path, repeat: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        output.unlink(missing_ok=True)  # exiftool refuses to overwrite
+        start = time.perf_counter()
+        subprocess.run(cmd, cwd=REPO, check=True, capture_output=True, timeout=600)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def run() -> list[dict]:
+    from devtools.samples import jpeg_photo
+
+    rows = _corpus_rows()
+    with tempfile.TemporaryDirectory() as tmp:
+        for megapixels, size in ((12, (4000, 3000)), (24, (6000, 4000))):
+            path = Path(tmp) / f"photo{megapixels}.jpg"
+            path.write_bytes(jpeg_photo(size, orientation=6))
+            nbytes = path.stat().st_size
+            case = f"{megapixels} MP JPEG, full EXIF/XMP/ICC/thumbnail ({nbytes / 1e6:.1f} MB)"
+            strip = measure("bench.images:strip_files", str(path), repeat=5)
+            rows.append(_row(case, "lossless strip (in process)", nbytes, strip,
+                             f"peak {strip['peak_mb'] / (nbytes / 2**20):.1f}x file size"))
+            if megapixels == 12:
+                naive = measure("bench.images:naive_recipe", str(path))
+                rows.append(_row(case, "naive recipe (getdata/putdata)", nbytes, naive,
+                                 f"{naive['seconds'] / strip['seconds']:.0f}x slower than the strip"))
+                out = Path(tmp) / "out.jpg"
+                ours = _cli_seconds([sys.executable, "-m", "images", "strip", str(path), "-o", str(out)], out)
+                theirs = _cli_seconds(["exiftool", "-q", "-all=", "-o", str(out), str(path)], out)
+                for method, seconds in (("CLI: python -m images strip", ours), ("exiftool -all=", theirs)):
+                    rows.append({"case": case, "method": method, "MB/s": nbytes / 1e6 / seconds,
+                                 "seconds": seconds, "peak MB": "", "notes": "wall time, whole process"})
+    return rows

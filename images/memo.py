@@ -1,0 +1,31 @@
+"""Remember a parser's last few results for the very same bytes object.
+
+The registry asks one module about the same input and output several times (inspect, strip,
+verify); parsing once each keeps a multi-megabyte strip in the milliseconds. Entries are matched by
+object identity (the cache holds the object, so its id cannot be reused), never by content.
+"""
+from __future__ import annotations
+
+import functools
+from collections import deque
+from typing import Callable, TypeVar
+
+T = TypeVar("T")
+
+
+def by_identity(size: int = 2) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    def decorate(parse: Callable[..., T]) -> Callable[..., T]:
+        recent: deque = deque(maxlen=size)
+
+        @functools.wraps(parse)
+        def cached(data: bytes, *args) -> T:
+            for seen, seen_args, result in recent:
+                if seen is data and seen_args == args:
+                    return result
+            result = parse(data, *args)
+            recent.append((data, args, result))
+            return result
+
+        return cached
+
+    return decorate
