@@ -1,7 +1,7 @@
 """An independent second look at a stripped file: byte signatures of metadata, whatever the container.
 
 It does not trust the format module's parser: it searches the raw output for the signatures that
-XMP, IPTC, MPF and EXIF blocks carry. Each is long enough that entropy-coded image data does not
+XMP, IPTC, MPF and EXIF blocks carry (EXIF after `Exif\0\0`, a PNG `eXIf` or a WebP `EXIF` chunk header). Each is long enough that entropy-coded image data does not
 produce it by chance (and a false alarm fails closed). The only EXIF allowed is the minimal
 Orientation-only block.
 """
@@ -16,13 +16,16 @@ _SIGNATURES = {
     b"Photoshop 3.0\x00": "Photoshop IRB / IPTC",
 }
 _TIFF_HEADERS = (b"II*\x00", b"MM\x00*")
+# Where EXIF sits as bare TIFF, with how many bytes lie between the marker and the TIFF header.
+_BARE_EXIF = ((exif.EXIF_HEADER, 0), (b"eXIf", 0), (b"EXIF", 4))
 _ICC_SIGNATURE = b"ICC_PROFILE\x00"
 
 
-def _occurrences(data: bytes, needle: bytes):
+def _occurrences(data: bytes, needle: bytes, gap: int = 0):
+    """Offsets just past each occurrence of `needle` (plus `gap` bytes)."""
     pos = data.find(needle)
     while pos != -1:
-        yield pos + len(needle)
+        yield pos + len(needle) + gap
         pos = data.find(needle, pos + 1)
 
 
@@ -33,8 +36,7 @@ def leftovers(data: bytes, options: Options) -> list[str]:
         found.append("ICC profile")
     if any(data[at:at + 4] in _TIFF_HEADERS for at in _occurrences(data, b"MPF\x00")):
         found.append("MPF index")
-    for at in _occurrences(data, exif.EXIF_HEADER):
-        if data[at:at + 4] in _TIFF_HEADERS and not exif.is_minimal(data[at:at + 26]):
-            found.append("EXIF block other than Orientation")
-            break
+    if any(data[at:at + 4] in _TIFF_HEADERS and not exif.is_minimal(data[at:at + 26])
+           for marker, gap in _BARE_EXIF for at in _occurrences(data, marker, gap)):
+        found.append("EXIF block other than Orientation")
     return found

@@ -115,6 +115,10 @@ def run(prog: str, description: str, strip_file: StripFile, inspect_file: Inspec
     inspect = sub.add_parser("inspect", help="print the metadata found as JSON")
     inspect.add_argument("inputs", nargs="+", metavar="IN")
     args = parser.parse_args(argv)
-    if args.command == "strip":
-        return _cmd_strip(args, strip_file)
-    return _cmd_inspect(args, inspect_file)
+    try:
+        if args.command == "strip":
+            return _cmd_strip(args, strip_file)
+        return _cmd_inspect(args, inspect_file)
+    except BrokenPipeError:  # output piped into `head` and closed: not an error worth a traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1

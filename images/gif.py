@@ -1,0 +1,173 @@
+"""GIF: keep the screen descriptor, colour tables and every frame byte-identical, drop metadata blocks.
+
+Kept: the header, logical screen descriptor and global colour table; every graphic control
+extension and image (descriptor, local colour table, LZW sub-blocks); the looping application
+extension (NETSCAPE2.0 / ANIMEXTS1.0, in its standard form) and the ICC profile one (ICCRGBG1012,
+unless KEEP_ICC is off). Dropped: comments, plain text, XMP, every other or malformed application
+extension, unknown extensions and anything after the trailer.
+"""
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from images.model import Finding, Options
+from shared.errors import InputTooLarge, LosslessUnsupported, MalformedInput
+
+NAME = "gif"
+
+EXTENSION, IMAGE, TRAILER = 0x21, 0x2C, 0x3B
+GRAPHIC_CONTROL, COMMENT, PLAIN_TEXT, APPLICATION = 0xF9, 0xFE, 0x01, 0xFF
+_LOOPING = (b"NETSCAPE2.0", b"ANIMEXTS1.0")
+_ICC = b"ICCRGBG1012"
+_XMP = b"XMP DataXMP"
+_APP_ID_SIZE = 11
+_LOOPING_SIZE = 19  # 21 FF 0B <id> 03 01 <loop count u16> 00
+_GRAPHIC_CONTROL_SIZE = 8  # 21 F9 04 <4 bytes> 00
+_SCREEN = 13  # header and logical screen descriptor
+_DESCRIPTOR = 10  # image separator and image descriptor
+_MAX_BLOCKS = 200_000  # frames and extensions; long animations have thousands
+
+
+@dataclass(frozen=True)
+class Block:
+    kind: int  # IMAGE, or the extension's label
+    start: int  # offset of the introducer byte (0x21 or 0x2C)
+    end: int  # offset just past the block terminator
+
+
+@dataclass
+class Parsed:
+    screen_end: int  # end of the header, screen descriptor and global colour table
+    blocks: list[Block]
+    trailer_end: int  # offset just past the 0x3B trailer; bytes beyond it are junk
+
+
+def sniff(head: bytes) -> bool:
+    return head[:6] in (b"GIF87a", b"GIF89a")
+
+
+def _colour_table_size(packed: int) -> int:
+    return 3 << ((packed & 7) + 1) if packed & 0x80 else 0
+
+
+def _check_size(what: str, width: int, height: int, max_pixels: int | None) -> None:
+    if max_pixels is not None and width * height > max_pixels:
+        raise InputTooLarge(f"declared {what} {width}x{height} pixels is over the {max_pixels}-pixel limit")
+
+
+def parse(data: bytes, max_pixels: int | None = None) -> Parsed:
+    """Split the stream into blocks; MalformedInput on anything truncated or unknown."""
+    if not sniff(data[:6]):
+        raise MalformedInput("not a GIF (no GIF87a/GIF89a header)")
+    if len(data) < _SCREEN:
+        raise MalformedInput("truncated logical screen descriptor")
+    width, height, packed = struct.unpack_from("<HHB", data, 6)
+    _check_size("logical screen", width, height, max_pixels)
+    pos = screen_end = _SCREEN + _colour_table_size(packed)
+    if screen_end > len(data):
+        raise MalformedInput("truncated global colour table")
+    blocks: list[Block] = []
+    while True:
+        if pos >= len(data):
+            raise MalformedInput("truncated: no GIF trailer (0x3B)")
+        introducer = data[pos]
+        if introducer == TRAILER:
+            break
+        if len(blocks) >= _MAX_BLOCKS:
+            raise InputTooLarge(f"more than {_MAX_BLOCKS} GIF blocks")
+        if introducer == EXTENSION and pos + 1 < len(data):
+            blocks.append(Block(data[pos + 1], pos, _sub_blocks_end(data, pos + 2)))
+        elif introducer == IMAGE:
+            blocks.append(Block(IMAGE, pos, _image_end(data, pos, max_pixels)))
+        else:
+            raise MalformedInput(f"unknown or truncated block 0x{introducer:02X} at offset {pos}")
+        pos = blocks[-1].end
+    if not any(b.kind == IMAGE for b in blocks):
+        raise MalformedInput("no image in the GIF")
+    return Parsed(screen_end, blocks, pos + 1)
+
+
+def _sub_blocks_end(data: bytes, pos: int) -> int:
+    """Offset just past the zero-length terminator of the sub-block chain starting at `pos`."""
+    while True:
+        if pos >= len(data):
+            raise MalformedInput("truncated: sub-blocks run off the end of the file")
+        size = data[pos]
+        pos += 1 + size
+        if size == 0:
+            return pos
+
+
+def _image_end(data: bytes, pos: int, max_pixels: int | None) -> int:
+    if pos + _DESCRIPTOR >= len(data):  # the descriptor and the LZW code size byte
+        raise MalformedInput(f"truncated image descriptor at offset {pos}")
+    width, height, packed = struct.unpack_from("<HHB", data, pos + 5)
+    _check_size("frame", width, height, max_pixels)
+    return _sub_blocks_end(data, pos + _DESCRIPTOR + _colour_table_size(packed) + 1)
+
+
+def _app_id(data: bytes, block: Block) -> bytes | None:
+    """The 11-byte application identifier, or None when the first sub-block is not 11 bytes long."""
+    if data[block.start + 2] != _APP_ID_SIZE:
+        return None
+    return data[block.start + 3:block.start + 3 + _APP_ID_SIZE]
+
+
+def _describe(block: Block, data: bytes, options: Options) -> Finding | None:
+    """What one block carries; None for the image structure (kept without comment)."""
+    size = block.end - block.start
+    if block.kind in (IMAGE, GRAPHIC_CONTROL):
+        return None
+    if block.kind == COMMENT:
+        return Finding("comments", f"comment extension ({size} bytes)")
+    if block.kind == PLAIN_TEXT:
+        return Finding("comments", f"plain-text extension ({size} bytes)")
+    if block.kind != APPLICATION:
+        return Finding("other", f"unknown extension 0x{block.kind:02X} ({size} bytes)")
+    ident = _app_id(data, block)
+    if ident is None:
+        return Finding("other", f"malformed application extension at offset {block.start}")
+    if ident == _XMP:
+        return Finding("xmp", f"XMP application extension ({size} bytes)")
+    if ident == _ICC:
+        return Finding("icc", "ICCRGBG1 colour profile", removed=not options.keep_icc)
+    if ident in _LOOPING:
+        # Only the standard loop-count form is kept: extra sub-blocks could carry anything.
+        standard = size == _LOOPING_SIZE and data[block.start + 14:block.start + 16] == b"\x03\x01"
+        return None if standard else Finding("other", f"non-standard {ident.decode()} extension")
+    return Finding("other", f"application extension {ident.decode('latin-1')!r} ({size} bytes)")
+
+
+def inspect(data: bytes, options: Options) -> list[Finding]:
+    parsed = parse(data, options.max_pixels)
+    found = [f for b in parsed.blocks if (f := _describe(b, data, options)) is not None]
+    trailer = data[parsed.trailer_end:]
+    if trailer.strip(b"\x00"):
+        found.append(Finding("trailer", f"{len(trailer)} bytes after the GIF trailer"))
+    return found
+
+
+def _check_graphic_control(data: bytes, block: Block) -> None:
+    if block.end - block.start != _GRAPHIC_CONTROL_SIZE or data[block.start + 2] != 4:
+        raise LosslessUnsupported(f"graphic control extension at offset {block.start} is not the standard 4 bytes")
+
+
+def strip(data: bytes, options: Options) -> bytes:
+    parsed = parse(data, options.max_pixels)
+    out = [data[:parsed.screen_end]]
+    for block in parsed.blocks:
+        if block.kind == GRAPHIC_CONTROL:
+            _check_graphic_control(data, block)
+        finding = _describe(block, data, options)
+        if finding is None or not finding.removed:
+            out.append(data[block.start:block.end])
+    out.append(bytes([TRAILER]))
+    return b"".join(out)
+
+
+def image_data(data: bytes, options: Options) -> list[bytes]:
+    """The header and colour table, then every graphic control extension and image block, in order."""
+    parsed = parse(data, options.max_pixels)
+    return [data[:parsed.screen_end]] + [
+        data[b.start:b.end] for b in parsed.blocks if b.kind in (IMAGE, GRAPHIC_CONTROL)]
