@@ -9,6 +9,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
+# `--flag value` only when VAR was given on the make command line (not picked up from the environment).
+from_command_line = $(if $(filter command line,$(origin $(1))),$(2) $($(1)))
 
 .PHONY: help
 help: ## list the targets
@@ -34,6 +36,10 @@ setup: apt $(VENV)/.installed ## set up everything: apt packages and the .venv
 .PHONY: test
 test: setup ## run the whole test suite
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+.PHONY: demo
+demo: setup ## the main job end to end: local S3, both Lambdas, real uploads, before/after report (FILES=, BUCKET=)
+	$(PY) -m devtools.demo $(call from_command_line,FILES,--files) $(call from_command_line,BUCKET,--bucket)
 
 .PHONY: bench
 bench: setup ## run the benchmarks and write docs/benchmarks.md

@@ -83,3 +83,80 @@ def _with_thumbnail(exif: Image.Exif, thumbnail: bytes) -> bytes:
         + struct.pack(order + "HHII", 0x0202, 4, 1, len(thumbnail)) + b"\x00" * 4
     body = body[:next_at] + struct.pack(order + "I", ifd1_at) + body[next_at + 4:] + ifd1 + thumbnail
     return b"Exif\x00\x00" + body
+
+
+def png_photo(size: tuple[int, int] = (480, 360), orientation: int = 1) -> bytes:
+    """A PNG with tEXt/iTXt (author, comment, XMP), tIME and an eXIf chunk (GPS, device, times)."""
+    import struct
+    import zlib
+
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Author", "Jane Doe")
+    info.add_text("Comment", "our new flat, 3rd floor", zip=True)
+    info.add_itxt("XML:com.adobe.xmp", xmp_packet().decode())
+    out = io.BytesIO()
+    photo(size).save(out, "PNG", pnginfo=info, exif=full_exif(orientation))
+    data = out.getvalue()
+    time_chunk = b"tIME" + bytes((0x07, 0xE8, 5, 1, 10, 0, 0))
+    return data[:33] + struct.pack(">I", 7) + time_chunk + struct.pack(">I", zlib.crc32(time_chunk)) + data[33:]
+
+
+def webp_photo(size: tuple[int, int] = (480, 360)) -> bytes:
+    """A lossy WebP with EXIF (GPS, device, times) and XMP chunks."""
+    out = io.BytesIO()
+    photo(size).save(out, "WEBP", quality=85, exif=full_exif(), xmp=xmp_packet())
+    return out.getvalue()
+
+
+def gif_animation(frames: int = 6, size: tuple[int, int] = (120, 90)) -> bytes:
+    """An animated, looping GIF with a comment extension."""
+    from PIL import ImageDraw
+
+    images = []
+    for i in range(frames):
+        frame = Image.new("RGB", size, (30 * i % 255, 120, 200))
+        ImageDraw.Draw(frame).ellipse((10 + 12 * i, 20, 50 + 12 * i, 60), fill="white")
+        images.append(frame)
+    out = io.BytesIO()
+    images[0].save(out, "GIF", save_all=True, append_images=images[1:], duration=120, loop=0,
+                   comment=b"made by Jane at 12 Rue Example, Paris")
+    return out.getvalue()
+
+
+def heic_photo(size: tuple[int, int] = (480, 360), orientation: int = 1) -> bytes:
+    """A HEIC (pillow-heif) with an EXIF item (GPS, device, times) and an XMP item."""
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    out = io.BytesIO()
+    photo(size).save(out, "HEIF", quality=80, exif=full_exif(orientation), xmp=xmp_packet())
+    return out.getvalue()
+
+
+def video_clip(path: str, container: str = "mp4", rotate: int = 90, seconds: float = 1.0) -> None:
+    """A short clip with location, creation time, device tags, a timecode data track and a rotation.
+
+    container: "mp4" (ISO 6709 location in ©xyz) or "mov" (Apple's com.apple.quicktime.* keys).
+    """
+    import subprocess
+
+    lat, lon = SECRET_GPS
+    iso6709 = f"{lat:+08.4f}{lon:+09.4f}+035.000/"
+    tags = {"creation_time": "2024-05-01T10:00:00Z", "make": "ACME", "model": "Spy Cam 3000"}
+    if container == "mov":
+        tags |= {"com.apple.quicktime.location.ISO6709": iso6709, "com.apple.quicktime.make": "ACME",
+                 "com.apple.quicktime.model": "Spy Cam 3000", "com.apple.quicktime.creationdate": "2024-05-01T10:00:00Z"}
+    else:
+        tags |= {"location": iso6709}
+    cmd = ["ffmpeg", "-nostdin", "-v", "error", "-y",
+           "-f", "lavfi", "-i", f"testsrc2=size=320x240:rate=25:duration={seconds}",
+           "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}",
+           "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac",
+           "-timecode", "10:00:00:00", "-metadata:s:v:0", f"rotate={rotate}"]
+    for key, value in tags.items():
+        cmd += ["-metadata", f"{key}={value}"]
+    if container == "mov":
+        cmd += ["-movflags", "use_metadata_tags"]
+    subprocess.run([*cmd, "-f", container, path], check=True, capture_output=True, timeout=120)

@@ -1,0 +1,182 @@
+"""Before/after facts about one stripped file, and the demo's table and HTML report.
+
+Each fact is measured on the files themselves: metadata by class (mediascrub's own inspectors),
+what exiftool still finds, pixel or stream identity, displayed orientation, and a thumbnail.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import io
+import json
+import re
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# exiftool tags that reveal place, device, person or time; structural zero dates do not count.
+_SENSITIVE_GROUP = re.compile(r"^(GPS|XMP|IPTC|Photoshop|MakerNotes|Keys|ItemList|UserData|IFD1|MPF|Apple|"
+                              r"Canon|Nikon|Sony|Samsung|Panasonic|GoPro|DJI)", re.I)
+_SENSITIVE_TAG = re.compile(r"GPS|Location|Coordinates|Serial|^Make$|^Model$|Software|DateTimeOriginal|"
+                            r"CreationDate|Comment|Author|Artist|Copyright|Thumbnail|PreviewImage|Owner", re.I)
+_DATE_TAGS = re.compile(r"(Create|Modify)Date$")
+_STRUCTURAL_GROUPS = {"ExifTool", "System", "File", "Composite", "ICC_Profile", "ICC-header"}
+
+
+@dataclass
+class FileReport:
+    name: str
+    kind: str  # "image" or "video"
+    format: str = "?"
+    outcome: str = "?"
+    second_pass: str = "?"
+    bytes_before: int = 0
+    bytes_after: int = 0
+    found_before: dict[str, list[str]] = field(default_factory=dict)
+    left_after: list[str] = field(default_factory=list)
+    identical: bool = False
+    orientation_kept: bool = False
+    lossless: bool | None = None
+    seconds: float = 0.0
+    reason: str = ""
+    thumb_before: str = ""
+    thumb_after: str = ""
+
+    @property
+    def ok(self) -> bool:
+        guarded = self.second_pass == "skipped-guard" or self.outcome == "already-clean"
+        return (self.outcome in ("stripped", "already-clean") and not self.left_after and self.identical
+                and self.orientation_kept and guarded)
+
+
+def exiftool_leaks(path: Path) -> list[str]:
+    """Privacy-relevant tags exiftool (-ee3: embedded telemetry too) still finds in `path`."""
+    out = subprocess.run(["exiftool", "-j", "-G1", "-a", "-u", "-ee3", str(path)],
+                         capture_output=True, text=True, timeout=120)
+    tags = json.loads(out.stdout or "[{}]")[0]
+    leaks = []
+    for full, value in tags.items():
+        group, _, tag = full.partition(":")
+        if not tag or group in _STRUCTURAL_GROUPS or tag.endswith(("Warning", "Error")):
+            continue
+        if _DATE_TAGS.search(tag):
+            if not str(value).startswith(("0000", "1904:01:01", "1970:01:01")):
+                leaks.append(f"{full}={value}")
+        elif _SENSITIVE_GROUP.match(group) or _SENSITIVE_TAG.search(tag):
+            leaks.append(f"{full}={value}")
+    return leaks
+
+
+def inspect(path: Path, kind: str) -> dict:
+    if kind == "image":
+        from images import registry
+
+        return registry.inspect(path.read_bytes())
+    from video.strip import inspect_file
+
+    return inspect_file(path)
+
+
+def _image_state(data: bytes) -> tuple[list[str], tuple[int, int], str]:
+    """Pixel hashes of every frame, the displayed size, and a PNG thumbnail as it is displayed."""
+    import pillow_heif
+    from PIL import Image, ImageOps
+
+    pillow_heif.register_heif_opener()
+    with Image.open(io.BytesIO(data)) as im:
+        hashes = []
+        for i in range(getattr(im, "n_frames", 1)):
+            im.seek(i)
+            hashes.append(hashlib.sha256(im.tobytes()).hexdigest())
+        im.seek(0)
+        shown = ImageOps.exif_transpose(im.convert("RGB"))
+        size = shown.size
+        shown.thumbnail((240, 240))
+        thumb = io.BytesIO()
+        shown.save(thumb, "PNG")
+    return hashes, size, base64.b64encode(thumb.getvalue()).decode()
+
+
+def _video_state(path: Path) -> tuple[list[str], str, str]:
+    """Stream hashes of the video and audio streams, the rotation, and a first-frame thumbnail."""
+    hashes = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-map", "0:V?", "-map", "0:a?",
+                             "-c", "copy", "-f", "streamhash", "-hash", "sha256", "-"],
+                            capture_output=True, text=True, timeout=300).stdout.split()
+    probe = json.loads(subprocess.run(["ffprobe", "-v", "error", "-select_streams", "V:0", "-show_streams",
+                                       "-of", "json", str(path)], capture_output=True, text=True,
+                                      timeout=60).stdout or "{}")
+    stream = (probe.get("streams") or [{}])[0]
+    rotation = next((str(sd["rotation"]) for sd in stream.get("side_data_list", []) if "rotation" in sd), "0")
+    thumb = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-frames:v", "1",
+                            "-vf", "scale=240:-2", "-f", "image2pipe", "-c:v", "png", "-"],
+                           capture_output=True, timeout=120).stdout
+    return hashes, rotation, base64.b64encode(thumb).decode()
+
+
+def compare(report: FileReport, before: Path, after: Path) -> None:
+    """Fill in the after-facts of `report` by measuring both files."""
+    report.bytes_before, report.bytes_after = before.stat().st_size, after.stat().st_size
+    report.left_after = exiftool_leaks(after)
+    leftover = inspect(after, report.kind).get("removes", {})
+    report.left_after += [f"{cls}: {detail}" for cls, details in leftover.items() for detail in details]
+    if report.kind == "image":
+        (h1, s1, report.thumb_before), (h2, s2, report.thumb_after) = \
+            _image_state(before.read_bytes()), _image_state(after.read_bytes())
+        # MPO secondary images are removed by design: the primary must be identical.
+        report.identical, report.orientation_kept = h2 == h1[:len(h2)] and bool(h2), s1 == s2
+    else:
+        (h1, r1, report.thumb_before), (h2, r2, report.thumb_after) = _video_state(before), _video_state(after)
+        report.identical, report.orientation_kept = h1 == h2 and bool(h2), r1 == r2
+
+
+def _classes(found: dict[str, list[str]]) -> str:
+    """`gps (48.85806, 2.29444), camera, timestamps`: classes, with the GPS position where known."""
+    parts = []
+    for cls, details in sorted(found.items(), key=lambda item: item[0] not in ("gps", "location")):
+        where = next((d.split("position ", 1)[1].split(" (")[0] for d in details if "position " in d), "")
+        parts.append(f"{cls} ({where})" if where else cls)
+    return ", ".join(parts) or "nothing"
+
+
+def _yes(value: bool | None) -> str:
+    return {True: "yes", False: "NO", None: "-"}[value]
+
+
+def table_rows(reports: list[FileReport]) -> list[list[str]]:
+    head = ["file", "format", "before -> after", "found before", "left after", "identical", "upright",
+            "path", "seconds", "2nd event", "result"]
+    rows = [head]
+    for r in reports:
+        path = {True: "lossless", False: "re-encoded", None: "-"}[r.lossless]
+        rows.append([r.name, r.format, f"{r.bytes_before:,} -> {r.bytes_after:,}", _classes(r.found_before),
+                     "; ".join(r.left_after)[:60] or "nothing", _yes(r.identical), _yes(r.orientation_kept), path,
+                     f"{r.seconds:.2f}", r.second_pass, "ok" if r.ok else f"FAILED {r.reason}"[:80]])
+    return rows
+
+
+def text_table(reports: list[FileReport]) -> str:
+    rows = table_rows(reports)
+    widths = [min(64, max(len(row[i]) for row in rows)) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell[:w].ljust(w) for cell, w in zip(row, widths)) for row in rows]
+    return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:]])
+
+
+def write_html(reports: list[FileReport], path: Path, title: str) -> None:
+    rows = table_rows(reports)
+    cells = "".join(f"<th>{html.escape(c)}</th>" for c in rows[0]) + "<th>before</th><th>after</th>"
+    body = [f"<tr>{cells}</tr>"]
+    for report, row in zip(reports, rows[1:]):
+        tds = "".join(f"<td>{html.escape(c)}</td>" for c in row)
+        imgs = "".join(f'<td><img alt="{label}" src="data:image/png;base64,{b64}"></td>' if b64 else "<td>-</td>"
+                       for label, b64 in (("before", report.thumb_before), ("after", report.thumb_after)))
+        body.append(f'<tr class="{"ok" if report.ok else "bad"}">{tds}{imgs}</tr>')
+    path.write_text(
+        f"<!doctype html><meta charset=utf-8><title>{html.escape(title)}</title><style>"
+        "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
+        "padding:4px 8px;vertical-align:top;font-size:13px}tr.bad{background:#fdd}tr.ok td:nth-child(5)"
+        "{color:#070}</style>"
+        f"<h1>{html.escape(title)}</h1><p>Each row: an upload, stripped by its Lambda through the Lambda "
+        "runtime client, then checked on the bytes: metadata found before (mediascrub's inspector), what "
+        "exiftool and the inspector still find after, pixel/stream identity, displayed orientation.</p>"
+        f"<table>{''.join(body)}</table>", encoding="utf-8")

@@ -1,0 +1,52 @@
+"""`make demo`'s core on a subset: the report's claims are checked against exiftool and the bytes."""
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from devtools import demo, samples
+from devtools.report import write_html
+from imaging import CORPUS, displayed_size, exiftool_json, frames, sensitive_tags
+
+pytestmark = pytest.mark.slow
+
+
+def stream_hashes(path) -> str:
+    return subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-map", "0:V", "-map", "0:a?",
+                           "-c", "copy", "-f", "streamhash", "-hash", "sha256", "-"],
+                          capture_output=True, text=True, timeout=120, check=True).stdout
+
+
+def test_demo_report_claims_match_the_independent_judge(tmp_path) -> None:
+    photo, clip = tmp_path / "in" / "holiday photo.jpg", tmp_path / "in" / "clip.mov"
+    photo.parent.mkdir()
+    photo.write_bytes(samples.jpeg_photo((320, 240), orientation=6))
+    samples.video_clip(str(clip), "mov")
+    with demo.s3_target(None, tmp_path) as (client, bucket, prefix, env):
+        reports = demo.run_demo([photo, clip], client, bucket, prefix, {**env, "GUARD": "tag"}, tmp_path)
+        outputs = {}
+        for report in reports:
+            outputs[report.name] = tmp_path / f"judged-{report.name}"
+            client.download_file(bucket, prefix + report.name, str(outputs[report.name]))
+    for report, original in zip(reports, (photo, clip)):
+        out = outputs[report.name]
+        assert report.outcome == "stripped" and report.second_pass == "skipped-guard" and report.ok
+        assert sensitive_tags(exiftool_json(str(original)))  # "found before" is real ...
+        assert "gps" in report.found_before or "location" in report.found_before
+        assert report.left_after == [] and sensitive_tags(exiftool_json(str(out))) == {}  # ... "nothing left" too
+        assert report.bytes_after == out.stat().st_size
+    photo_out, clip_out = outputs["holiday photo.jpg"], outputs["clip.mov"]
+    assert frames(photo_out.read_bytes()) == frames(photo.read_bytes())
+    assert displayed_size(photo_out.read_bytes()) == displayed_size(photo.read_bytes()) == (240, 320)
+    assert stream_hashes(clip_out) == stream_hashes(clip)
+    html = tmp_path / "report.html"
+    write_html(reports, html, "demo")
+    assert html.read_text().count("data:image/png;base64,") == 4
+
+
+def test_demo_exits_non_zero_when_a_file_is_refused(tmp_path) -> None:
+    fake = tmp_path / "not really.jpg"
+    fake.write_bytes((CORPUS / "001.tif").read_bytes())
+    assert demo.main(["--files", str(fake), "--report", str(tmp_path / "r.html")]) == 1
+    assert "unsupported format" in (tmp_path / "r.html").read_text()
