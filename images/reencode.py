@@ -15,7 +15,8 @@ from shared.errors import InputTooLarge, MalformedInput, VerificationFailed
 _PIL_FORMAT = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "gif": "GIF"}
 
 
-def _open(data: bytes, options: Options):
+def open_image(data: bytes, options: Options):
+    """Decode fully with Pillow under the pixel limit; typed errors for bombs and undecodable data."""
     from PIL import Image
 
     Image.MAX_IMAGE_PIXELS = options.max_pixels
@@ -70,7 +71,7 @@ def reencode(name: str, data: bytes, options: Options) -> bytes:
         return heif.reencode(data, options)
     from PIL import ImageOps
 
-    im = _open(data, options)
+    im = open_image(data, options)
     bake = options.orientation == "bake"
     frames = _frames(im)
     if bake:
@@ -91,7 +92,7 @@ def check_decodes(name: str, original: bytes, result: bytes, options: Options) -
         heif.register_opener()
     from PIL import ImageOps
 
-    before, after = _open(original, options), _open(result, options)
+    before, after = open_image(original, options), open_image(result, options)
     expected = ImageOps.exif_transpose(before).size if options.orientation == "bake" else before.size
     if after.size != expected:
         raise VerificationFailed(f"re-encoded image is {after.size}, expected {expected}")

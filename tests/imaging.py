@@ -7,6 +7,8 @@ import struct
 import sys
 from pathlib import Path
 
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from PIL import Image, ImageOps
 
 from devtools.samples import full_exif  # noqa: F401  (re-exported for the tests)
@@ -71,3 +73,31 @@ def jpeg_with(segments: list[bytes] = (), trailer: bytes = b"", size=(64, 48), e
     Image.linear_gradient("L").convert("RGB").resize(size).save(out, "JPEG", exif=exif, **save_args)
     data = out.getvalue()
     return data[:2] + b"".join(segments) + data[2:] + trailer
+
+
+FUZZ = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _mutate(valid: bytes, edits: list[tuple[int, int]], cut: int) -> bytes:
+    data = bytearray(valid)
+    for pos, value in edits:
+        data[pos] = value
+    return bytes(data[:cut])
+
+
+def mutations(valid: bytes) -> st.SearchStrategy[bytes]:
+    """A few byte edits of `valid`, then a cut anywhere (the whole file included)."""
+    edits = st.lists(st.tuples(st.integers(0, len(valid) - 1), st.integers(0, 255)), min_size=1, max_size=6)
+    return st.builds(lambda e, cut: _mutate(valid, e, cut), edits, st.integers(1, len(valid)))
+
+
+def stripped_or_refused(data: bytes, **options) -> bytes | None:
+    """The stripped bytes, or None when refused with a typed error; anything else fails the test."""
+    from images import registry
+    from images.model import Options
+    from shared.errors import ScrubError
+
+    try:
+        return registry.strip(data, Options(**options)).data
+    except ScrubError:
+        return None
