@@ -84,8 +84,8 @@ def _cmd_strip(args: argparse.Namespace, strip_file: StripFile) -> int:
             continue
         reencoded += not outcome.lossless
         print(f"{src} -> {dst}: {outcome.summary}")
-    done = len(inputs) - failed
-    print(f"{done} stripped ({reencoded} re-encoded), {failed} failed", file=sys.stderr)
+    if len(inputs) > 1:
+        print(f"{len(inputs) - failed} stripped ({reencoded} re-encoded), {failed} failed", file=sys.stderr)
     return 1 if failed else 0
 
 
