@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 import logging
 from collections.abc import Iterator
 from types import ModuleType
@@ -69,9 +70,12 @@ def inspect(data: bytes, options: Options | None = None) -> dict:
             "removes": group(findings, removed=True), "keeps": group(findings, removed=False)}
 
 
+_ROTATED = re.compile(r"Orientation=[2-8]\b")  # the detail every module writes for an orientation finding
+
+
 def _orientation_to_bake(findings: list[Finding], options: Options) -> bool:
     return options.orientation == "bake" and any(
-        f.cls == "orientation" and not f.detail.startswith("Orientation=1 ") for f in findings)
+        f.cls == "orientation" and _ROTATED.match(f.detail) for f in findings)
 
 
 def strip(data: bytes, options: Options | None = None, max_bytes: int | None = None) -> StripResult:
