@@ -4,6 +4,9 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# The SAM CLI pins its own boto3/click/pydantic: it gets a virtual environment of its own.
+SAM_VENV := .venv-sam
+SAM_CLI_VERSION := 1.170.0
 APT_PACKAGES := ffmpeg libimage-exiftool-perl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
@@ -30,8 +33,13 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[image,video,test]'
 	touch $@
 
+$(SAM_VENV)/.installed: Makefile
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install -q aws-sam-cli==$(SAM_CLI_VERSION)
+	touch $@
+
 .PHONY: setup
-setup: apt $(VENV)/.installed ## set up everything: apt packages and the .venv
+setup: apt $(VENV)/.installed $(SAM_VENV)/.installed ## set up everything: apt packages, .venv and .venv-sam
 
 .PHONY: test
 test: setup ## run the whole test suite
@@ -47,6 +55,6 @@ bench: setup ## run the benchmarks and write docs/benchmarks.md
 
 .PHONY: clean
 clean: ## remove the virtual environment and caches
-	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info
+	rm -rf $(VENV) $(SAM_VENV) .pytest_cache .hypothesis *.egg-info
 
 -include mk/*.mk

@@ -1,0 +1,1 @@
+"""Deployment helpers: ECR promotion by digest."""
