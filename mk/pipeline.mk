@@ -1,0 +1,10 @@
+# The S3 pipeline: a local S3-compatible server for trying the handlers by hand.
+
+S3_DIR ?= .stamps/s3
+
+.PHONY: object-store test-pipeline
+object-store: setup ## run a local S3 server (SeaweedFS weed mini) in S3_DIR=.stamps/s3; prints the env to use it
+	$(PY) -m devtools.s3server $(S3_DIR)
+
+test-pipeline: setup ## run the pipeline tests only (events, routing, both handlers against a real S3 server)
+	$(PY) -m pytest $(PYTEST_ARGS) tests/test_events.py tests/test_routing.py tests/test_pipeline.py tests/test_pipeline_faults.py

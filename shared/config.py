@@ -1,0 +1,101 @@
+"""Pipeline settings from environment variables, validated once (at cold start) with clear messages.
+
+    GUARD                    tag (default) | metadata | prefix: how a stripped object is recognised
+    SOURCE_PREFIX            prefix mode: where uploads land (required, non-empty unless DEST_BUCKET differs)
+    DEST_PREFIX              prefix mode: where stripped copies go (required; key otherwise unchanged)
+    DEST_BUCKET              prefix mode: bucket for stripped copies (default: the source bucket)
+    DELETE_ORIGINAL_VERSION  false (default) | true: in versioned buckets, delete the pre-strip version
+                             (which still holds the GPS) once the stripped one is written
+    MAX_IMAGE_MB             largest image stripped in memory (default 100)
+    MULTIPART_PART_MB        part size for uploading stripped videos (default 16, at least 5)
+    TMP_DIR                  where videos are staged (default: the system temp dir, /tmp on Lambda)
+
+S3 endpoints and retries come from boto3's own variables (AWS_ENDPOINT_URL_S3, AWS_MAX_ATTEMPTS, ...).
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from typing import Mapping
+
+from shared.errors import InvalidConfig
+
+GUARDS = ("tag", "metadata", "prefix")
+MiB = 1024 * 1024
+_MIN_PART_MB = 5  # S3's smallest part (all but the last)
+
+
+@dataclass(frozen=True)
+class Config:
+    guard: str = "tag"
+    source_prefix: str = ""
+    dest_prefix: str = ""
+    dest_bucket: str = ""
+    delete_original_version: bool = False
+    max_image_bytes: int = 100 * MiB
+    part_bytes: int = 16 * MiB
+    tmp_dir: str = ""
+
+    def __post_init__(self) -> None:
+        if self.guard not in GUARDS:
+            raise InvalidConfig(f"GUARD must be one of {', '.join(GUARDS)}, not {self.guard!r}")
+        if self.guard == "prefix":
+            self._check_prefixes()
+        elif self.source_prefix or self.dest_prefix or self.dest_bucket:
+            raise InvalidConfig("SOURCE_PREFIX, DEST_PREFIX and DEST_BUCKET only apply with GUARD=prefix")
+        if self.part_bytes < _MIN_PART_MB * MiB:
+            raise InvalidConfig(f"MULTIPART_PART_MB must be at least {_MIN_PART_MB} (S3's minimum part size)")
+        if self.max_image_bytes <= 0:
+            raise InvalidConfig("MAX_IMAGE_MB must be positive")
+
+    def _check_prefixes(self) -> None:
+        if not self.dest_prefix and not self.dest_bucket:
+            raise InvalidConfig("GUARD=prefix needs DEST_PREFIX (or a different DEST_BUCKET)")
+        if self.dest_bucket:  # another bucket: the source bucket is never written to
+            return
+        if self.dest_prefix.startswith(self.source_prefix) or self.source_prefix.startswith(self.dest_prefix):
+            raise InvalidConfig(f"DEST_PREFIX {self.dest_prefix!r} and SOURCE_PREFIX {self.source_prefix!r} "
+                              "overlap in the same bucket: stripped copies would trigger themselves")
+
+    @property
+    def in_place(self) -> bool:
+        return self.guard != "prefix"
+
+    @property
+    def staging_dir(self) -> str:
+        return self.tmp_dir or tempfile.gettempdir()
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Config":
+        env = os.environ if env is None else env
+        return cls(
+            guard=(env.get("GUARD") or "tag").strip().lower(),
+            source_prefix=env.get("SOURCE_PREFIX", ""),
+            dest_prefix=env.get("DEST_PREFIX", ""),
+            dest_bucket=env.get("DEST_BUCKET", ""),
+            delete_original_version=_bool(env, "DELETE_ORIGINAL_VERSION", False),
+            max_image_bytes=_megabytes(env, "MAX_IMAGE_MB", 100),
+            part_bytes=_megabytes(env, "MULTIPART_PART_MB", 16),
+            tmp_dir=env.get("TMP_DIR", ""),
+        )
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise InvalidConfig(f"{name} must be true or false, not {raw!r}")
+
+
+def _megabytes(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = (env.get(name) or "").strip()
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        raise InvalidConfig(f"{name} must be a number of MiB, not {raw!r}") from None
+    return int(value * MiB)

@@ -1,0 +1,76 @@
+"""The loop guard: whether an object was already stripped, and where (and how marked) the result goes.
+
+    tag       skip objects tagged ExifStripped=True; the rewrite carries the tag (merged with the others)
+    metadata  skip objects with x-amz-meta-exif-stripped: true; the rewrite carries it
+    prefix    read under SOURCE_PREFIX, write under DEST_PREFIX (optionally in DEST_BUCKET)
+
+Pure decisions on names, tags and metadata: no S3 calls here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from shared.config import Config
+from shared.errors import ScrubError
+
+GUARD_TAG = "ExifStripped"
+GUARD_TAG_VALUE = "True"
+GUARD_METADATA = "exif-stripped"  # sent as x-amz-meta-exif-stripped
+GUARD_METADATA_VALUE = "true"
+MAX_TAGS = 10  # S3's per-object limit
+
+
+@dataclass(frozen=True)
+class Location:
+    bucket: str
+    key: str
+
+
+def out_of_scope(config: Config, bucket: str, key: str) -> str | None:
+    """Why a key is not an upload this function should strip (prefix mode), or None."""
+    if config.in_place:
+        return None
+    if not config.dest_bucket and key.startswith(config.dest_prefix):
+        return f"key is under DEST_PREFIX {config.dest_prefix!r} (a stripped copy)"
+    if not key.startswith(config.source_prefix):
+        return f"key is outside SOURCE_PREFIX {config.source_prefix!r}"
+    return None
+
+
+def already_stripped(config: Config, tags: dict[str, str], metadata: dict[str, str]) -> bool:
+    if config.guard == "tag":
+        return tags.get(GUARD_TAG) == GUARD_TAG_VALUE
+    if config.guard == "metadata":
+        return metadata.get(GUARD_METADATA, "").lower() == GUARD_METADATA_VALUE
+    return False  # prefix mode: scope alone decides
+
+
+def destination(config: Config, source: Location) -> Location:
+    if config.in_place:
+        return source
+    relative = source.key[len(config.source_prefix):]
+    return Location(config.dest_bucket or source.bucket, config.dest_prefix + relative)
+
+
+def tags_to_write(config: Config, tags: dict[str, str]) -> dict[str, str]:
+    """The object's tags plus, in tag mode, the guard tag; a clear error when S3's limit leaves no room."""
+    if config.guard != "tag":
+        return dict(tags)
+    merged = {**tags, GUARD_TAG: GUARD_TAG_VALUE}
+    if len(merged) > MAX_TAGS:
+        raise ScrubError(f"object already has {len(tags)} tags (S3 allows {MAX_TAGS}): "
+                         f"no room for the {GUARD_TAG}={GUARD_TAG_VALUE} loop-guard tag; "
+                         "remove a tag or use GUARD=metadata")
+    return merged
+
+
+def metadata_to_write(config: Config, metadata: dict[str, str]) -> dict[str, str]:
+    if config.guard != "metadata":
+        return dict(metadata)
+    return {**metadata, GUARD_METADATA: GUARD_METADATA_VALUE}
+
+
+def tagging_header(tags: dict[str, str]) -> str:
+    """The `Tagging=` request value (URL query encoding) for PutObject / CreateMultipartUpload."""
+    return urlencode(tags)

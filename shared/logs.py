@@ -1,0 +1,15 @@
+"""One structured JSON log line per record, on stdout (Lambda sends it to CloudWatch Logs, where
+Logs Insights queries the fields directly)."""
+from __future__ import annotations
+
+import json
+import sys
+
+_LEVELS = {"failed": "ERROR", "misrouted": "WARNING"}
+
+
+def log_record(fields: dict) -> None:
+    """Write `fields` (which include `outcome`) as one JSON line, with a level matching the outcome."""
+    level = _LEVELS.get(fields.get("outcome", ""), "INFO")
+    line = json.dumps({"level": level, **fields}, ensure_ascii=False, default=str)
+    print(line, file=sys.stdout, flush=True)

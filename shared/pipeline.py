@@ -1,0 +1,194 @@
+"""One invocation: every record processed on its own, one JSON log line each, failures reported.
+
+Per record: route by suffix -> loop guard -> head (pinned to the event's version/ETag) -> strip ->
+write back with IfMatch (or, when nothing was removed, only mark it). Outcomes:
+
+    stripped       metadata removed and the stripped object written
+    already-clean  nothing to remove: not rewritten (tag mode: only the tag added; prefix mode: copied)
+    skipped-guard  the loop guard says it is done (or, prefix mode, the key is not an upload)
+    superseded     the object changed or vanished since the event (412/404): the newer one has its own event
+    misrouted      the suffix belongs to the other function (or none): skipped with a warning
+    failed         anything else; the original is untouched and the invocation reports the failure
+
+Failures are reported the way the trigger needs: `batchItemFailures` for SQS (partial batch
+response), an exception otherwise (so async retries, the DLQ or the on-failure destination work).
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from shared import events, guard, s3io
+from shared.config import Config
+from shared.errors import ScrubError
+from shared.logs import log_record
+from shared.routing import kind_of
+from shared.staging import Staged, Stager
+
+
+class InvocationFailed(ScrubError):
+    """Some records failed; raised so Lambda's async retry / DLQ / on-failure destination take over."""
+
+    kind = "invocation failed"
+
+
+class Pipeline:
+    def __init__(self, kind: str, config: Config, client: Any, stager: Stager) -> None:
+        self.kind, self.config, self.client, self.stager = kind, config, client, stager
+
+    def handle(self, event: dict) -> dict:
+        """Process every record of `event`; returns the SQS partial batch response or a summary."""
+        failed_messages, failures, outcomes = [], [], []
+        deliveries = events.deliveries(event)
+        for delivery in deliveries:
+            reports = [self.process(record) for record in delivery.records]
+            reports += [_report_unreadable(delivery, error) for error in delivery.errors]
+            outcomes += [r["outcome"] for r in reports]
+            bad = [r for r in reports if r["outcome"] == "failed"]
+            failures += bad
+            if bad and delivery.message_id:
+                failed_messages.append({"itemIdentifier": delivery.message_id})
+        if any(d.message_id for d in deliveries):
+            return {"batchItemFailures": failed_messages}
+        if failures:
+            first = failures[0]
+            raise InvocationFailed(f"{len(failures)} of {len(outcomes)} records failed; first: "
+                                   f"{first.get('key', '?')}: {first['reason']}")
+        return {"outcomes": {o: outcomes.count(o) for o in sorted(set(outcomes))}}
+
+    def process(self, record: events.ObjectRecord) -> dict:
+        """Strip one object; never raises. Returns (and logs) the record's report."""
+        started = time.monotonic()
+        report: dict[str, Any] = {"function": self.kind, "bucket": record.bucket, "key": record.key,
+                                  "version": record.version_id, "sequencer": record.sequencer}
+        try:
+            report.update(self._process(record))
+        except Exception as exc:  # every failure becomes one report; the other records go on
+            if s3io.is_precondition_failed(exc):
+                report.update(outcome="superseded", reason=f"object changed since the event ({_describe(exc)}); "
+                                                           "the newer upload has its own event")
+            elif s3io.is_gone(exc):
+                report.update(outcome="superseded", reason=f"object no longer exists ({_describe(exc)})")
+            else:
+                report.update(outcome="failed", reason=_describe(exc))
+        report["duration_ms"] = round((time.monotonic() - started) * 1000, 1)
+        log_record(report)
+        return report
+
+    def _process(self, record: events.ObjectRecord) -> dict:
+        routed = kind_of(record.key)
+        if routed != self.kind:
+            return {"outcome": "misrouted",
+                    "reason": f"{record.key!r} routes to {routed or 'no'} function, not {self.kind}"}
+        out_of_scope = guard.out_of_scope(self.config, record.bucket, record.key)
+        if out_of_scope:
+            return {"outcome": "skipped-guard", "reason": out_of_scope}
+        source = self._head(record)
+        if guard.already_stripped(self.config, source.tags, source.metadata):
+            return {"outcome": "skipped-guard", "reason": f"marked by GUARD={self.config.guard}"}
+        with self.stager.staged(self.client, source) as staged:
+            report = _result_fields(source, staged)
+            if not staged.result.removed:
+                return report | self._already_clean(source, staged)
+            self._write(source, staged.stripped)
+        if not self.config.in_place and not s3io.still_current(self.client, source):
+            return self._process_newer(source, "source replaced while its copy was written")
+        if self.config.delete_original_version and self.config.in_place and source.version_id:
+            self._delete_original(source)
+            report["deleted_version"] = source.version_id
+        return report | {"outcome": "stripped"}
+
+    def _delete_original(self, source: s3io.SourceObject) -> None:
+        try:
+            s3io.delete_version(self.client, source)
+        except Exception as exc:
+            raise ScrubError(f"stripped version written, but deleting the original version {source.version_id} "
+                             f"(which still holds the metadata) failed: {_describe(exc)}") from exc
+
+    def _head(self, record: events.ObjectRecord) -> s3io.SourceObject:
+        try:
+            return s3io.head(self.client, guard.Location(record.bucket, record.key), record.version_id, record.etag)
+        except Exception as exc:
+            if not (record.alternate_key and s3io.is_gone(exc)):
+                raise
+        return s3io.head(self.client, guard.Location(record.bucket, record.alternate_key),
+                         record.version_id, record.etag)
+
+    def _already_clean(self, source: s3io.SourceObject, staged: Staged) -> dict:
+        if self.config.guard == "tag":
+            return self._tag_clean(source)
+        if self.config.guard == "prefix":
+            self._write(source, staged.original)
+            if not s3io.still_current(self.client, source):
+                return self._process_newer(source, "source replaced while its copy was written")
+            return {"outcome": "already-clean", "action": "copied"}
+        return {"outcome": "already-clean", "action": "none"}
+
+    def _tag_clean(self, source: s3io.SourceObject) -> dict:
+        """Tag the clean object. Tagging takes no precondition, so in an unversioned bucket an upload
+        landing meanwhile could get the tag (and its own event would skip it): check, and if so, take
+        the tag off again and process that newer object now."""
+        s3io.add_tags(self.client, source, guard.tags_to_write(self.config, source.tags))
+        if source.version_id or s3io.still_current(self.client, source):
+            return {"outcome": "already-clean", "action": "tagged"}
+        s3io.remove_tag(self.client, source.location, guard.GUARD_TAG)
+        return self._process_newer(source, "replaced while being tagged")
+
+    def _process_newer(self, source: s3io.SourceObject, why: str) -> dict:
+        """Process the key's current object now. Used after an unconditional write (a tag; a copy under
+        DEST_PREFIX) raced a newer upload, whose own event may already have come and gone."""
+        location = source.location
+        report = self._process(events.ObjectRecord(location.bucket, location.key))
+        return report | {"notes": [*report.get("notes", []), f"{why}: newer upload processed"]}
+
+    def _write(self, source: s3io.SourceObject, body: bytes | Path) -> None:
+        spec = s3io.WriteSpec(
+            target=guard.destination(self.config, source.location),
+            headers=source.headers,
+            metadata=guard.metadata_to_write(self.config, source.metadata),
+            tags=guard.tags_to_write(self.config, source.tags),
+            if_match=source.etag if self.config.in_place else None,
+        )
+        s3io.write(self.client, spec, body, self.config.part_bytes)
+
+
+def _result_fields(source: s3io.SourceObject, staged: Staged) -> dict:
+    result = staged.result
+    return {"key": source.location.key, "version": source.version_id, "bytes_before": source.size,
+            "bytes_after": staged.size_after, "format": result.format, "removed": sorted(result.removed),
+            "lossless": result.lossless, "notes": list(result.notes)}
+
+
+def _report_unreadable(delivery: events.Delivery, error: str) -> dict:
+    report = {"outcome": "failed", "reason": error, "message_id": delivery.message_id}
+    log_record(report)
+    return report
+
+
+def _describe(exc: BaseException) -> str:
+    """One line for the log: the typed reason, the S3 error, or the unexpected exception."""
+    if isinstance(exc, ScrubError):
+        return str(exc)
+    code = s3io.error_code(exc)
+    if code:
+        message = getattr(exc, "response", {}).get("Error", {}).get("Message", "")
+        return f"S3 {code}: {message}".rstrip(": ")
+    return f"{type(exc).__name__}: {exc}"
+
+
+class LazyHandler:
+    """A Lambda entry point that builds its Pipeline once per container, on the first invocation.
+
+    `build` reads and validates the configuration and creates the S3 client, so a bad setting fails
+    the first invocation with one clear line and later invocations reuse the client.
+    """
+
+    def __init__(self, build: Callable[[], Pipeline]) -> None:
+        self.build = build
+        self.pipeline: Pipeline | None = None
+
+    def __call__(self, event: dict, context: Any = None) -> dict:
+        if self.pipeline is None:
+            self.pipeline = self.build()
+        return self.pipeline.handle(event)

@@ -1,0 +1,217 @@
+"""S3 reads and writes, each pinned to the exact object that was read.
+
+Reads use the event's version (or, in unversioned buckets, IfMatch on its ETag). Writes are one
+PutObject, or one multipart upload whose CompleteMultipartUpload carries the precondition, with
+IfMatch = the ETag that was read, the tags, every header, and a SHA-256 checksum. An aborted
+multipart upload leaves nothing behind. Retries (503 SlowDown, 500s, timeouts, dropped connections)
+are botocore's standard retry mode; 409 conditional-write conflicts are retried here.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import shutil
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shared.errors import ScrubError
+from shared.guard import Location, tagging_header
+
+# Headers that belong to the object and must survive the rewrite (HeadObject name == PutObject name).
+PRESERVED_HEADERS = ("ContentType", "CacheControl", "ContentDisposition", "ContentEncoding",
+                     "ContentLanguage", "Expires", "StorageClass", "ServerSideEncryption",
+                     "SSEKMSKeyId", "BucketKeyEnabled")
+_CONFLICT_ATTEMPTS = 4
+_COPY_CHUNK = 1024 * 1024
+
+
+def make_client(read_timeout: float = 60, connect_timeout: float = 10) -> Any:
+    """An S3 client with botocore's standard retry mode; the endpoint comes from AWS_ENDPOINT_URL(_S3)."""
+    import boto3
+    from botocore.config import Config as BotoConfig
+
+    attempts = int(os.environ.get("AWS_MAX_ATTEMPTS") or 5)
+    return boto3.client("s3", config=BotoConfig(
+        retries={"mode": "standard", "max_attempts": attempts},
+        read_timeout=read_timeout, connect_timeout=connect_timeout))
+
+
+@dataclass
+class SourceObject:
+    """What was read: identity (version, ETag), size, and everything a rewrite must carry over."""
+
+    location: Location
+    etag: str
+    version_id: str | None
+    size: int
+    headers: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def pin(self) -> dict[str, str]:
+        """Request arguments that address exactly this object (its version, or its ETag)."""
+        if self.version_id:
+            return {"VersionId": self.version_id}
+        return {"IfMatch": self.etag}
+
+
+def error_code(exc: BaseException) -> str:
+    """The S3 error code of a botocore ClientError ('' for anything else)."""
+    response = getattr(exc, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))
+
+
+def http_status(exc: BaseException) -> int:
+    response = getattr(exc, "response", None) or {}
+    return int(response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+
+
+def is_precondition_failed(exc: BaseException) -> bool:
+    return error_code(exc) == "PreconditionFailed" or http_status(exc) == 412
+
+
+def is_gone(exc: BaseException) -> bool:
+    return error_code(exc) in ("NoSuchKey", "NoSuchVersion", "404")
+
+
+def head(client: Any, location: Location, version_id: str | None, etag: str | None) -> SourceObject:
+    """HeadObject + GetObjectTagging of the event's object (its version, else its ETag if given)."""
+    pin = {"VersionId": version_id} if version_id else ({"IfMatch": etag} if etag else {})
+    meta = client.head_object(Bucket=location.bucket, Key=location.key, **pin)
+    source = SourceObject(
+        location=location, etag=meta["ETag"], version_id=_real_version(meta.get("VersionId")),
+        size=int(meta["ContentLength"]), metadata=dict(meta.get("Metadata") or {}),
+        headers={name: meta[name] for name in PRESERVED_HEADERS if meta.get(name) is not None},
+    )
+    tagging = client.get_object_tagging(Bucket=location.bucket, Key=location.key, **_version(source))
+    source.tags = {t["Key"]: t["Value"] for t in tagging.get("TagSet", [])}
+    return source
+
+
+def _real_version(version_id: str | None) -> str | None:
+    """Unversioned buckets answer no version, or the literal "null" (versioning suspended)."""
+    return version_id if version_id and version_id != "null" else None
+
+
+def _version(source: SourceObject) -> dict[str, str]:
+    return {"VersionId": source.version_id} if source.version_id else {}
+
+
+def read_bytes(client: Any, source: SourceObject) -> bytes:
+    response = client.get_object(Bucket=source.location.bucket, Key=source.location.key, **source.pin())
+    return response["Body"].read()
+
+
+def read_to_file(client: Any, source: SourceObject, path: Path) -> None:
+    response = client.get_object(Bucket=source.location.bucket, Key=source.location.key, **source.pin())
+    with open(path, "wb") as out:
+        shutil.copyfileobj(response["Body"], out, _COPY_CHUNK)
+
+
+@dataclass(frozen=True)
+class WriteSpec:
+    """Where the stripped object goes and what it carries (headers, metadata, tags, precondition)."""
+
+    target: Location
+    headers: dict[str, Any]
+    metadata: dict[str, str]
+    tags: dict[str, str]
+    if_match: str | None  # the ETag read (rewrite in place); None writes a new key (prefix mode)
+
+    def arguments(self) -> dict[str, Any]:
+        args: dict[str, Any] = {"Bucket": self.target.bucket, "Key": self.target.key,
+                                "Metadata": self.metadata, **self.headers}
+        if self.tags:
+            args["Tagging"] = tagging_header(self.tags)
+        return args
+
+    def precondition(self) -> dict[str, str]:
+        return {"IfMatch": self.if_match} if self.if_match else {}
+
+
+def write(client: Any, spec: WriteSpec, body: bytes | Path, part_bytes: int) -> dict:
+    """Write `body` (bytes, or a file: multipart when larger than one part); retries 409 conflicts."""
+    attempt = 1
+    while True:
+        try:
+            if isinstance(body, Path) and body.stat().st_size > part_bytes:
+                return _multipart(client, spec, body, part_bytes)
+            return _put(client, spec, body)
+        except Exception as exc:
+            if http_status(exc) != 409 or attempt == _CONFLICT_ATTEMPTS:
+                raise
+            attempt += 1
+
+
+def _put(client: Any, spec: WriteSpec, body: bytes | Path) -> dict:
+    with open(body, "rb") if isinstance(body, Path) else nullcontext(body) as payload:
+        return client.put_object(Body=payload, ChecksumAlgorithm="SHA256", **spec.arguments(), **spec.precondition())
+
+
+def _multipart(client: Any, spec: WriteSpec, path: Path, part_bytes: int) -> dict:
+    args = spec.arguments()
+    upload = client.create_multipart_upload(ChecksumAlgorithm="SHA256", **args)
+    ids = {"Bucket": args["Bucket"], "Key": args["Key"], "UploadId": upload["UploadId"]}
+    try:
+        with open(path, "rb") as f:
+            parts = [_upload_part(client, ids, number, chunk)
+                     for number, chunk in enumerate(iter(lambda: f.read(part_bytes), b""), start=1)]
+        return client.complete_multipart_upload(**ids, MultipartUpload={"Parts": parts}, **spec.precondition())
+    except BaseException as exc:
+        _abort(client, ids, exc)
+        raise
+
+
+def _abort(client: Any, ids: dict, cause: BaseException) -> None:
+    """Abort a failed upload: nothing half-written stays behind (and the original was never replaced)."""
+    try:
+        client.abort_multipart_upload(**ids)
+    except Exception as abort_error:
+        raise ScrubError(f"upload failed ({cause}) and multipart upload {ids['UploadId']} could not be "
+                         f"aborted ({abort_error}); an AbortIncompleteMultipartUpload lifecycle rule "
+                         "removes such leftovers") from cause
+
+
+def _upload_part(client: Any, ids: dict, number: int, chunk: bytes) -> dict:
+    response = client.upload_part(**ids, PartNumber=number, Body=chunk, ChecksumAlgorithm="SHA256",
+                                  ChecksumSHA256=_sha256_b64(chunk))
+    return {"PartNumber": number, "ETag": response["ETag"], "ChecksumSHA256": response["ChecksumSHA256"]}
+
+
+def _sha256_b64(data: bytes) -> str:
+    return base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
+def add_tags(client: Any, source: SourceObject, tags: dict[str, str]) -> None:
+    """Replace the tag set of exactly the object read (no precondition exists for tagging)."""
+    client.put_object_tagging(Bucket=source.location.bucket, Key=source.location.key, **_version(source),
+                              Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in tags.items()]})
+
+
+def still_current(client: Any, source: SourceObject) -> bool:
+    """Whether the key still holds the object that was read (same ETag)."""
+    try:
+        client.head_object(Bucket=source.location.bucket, Key=source.location.key, IfMatch=source.etag)
+    except Exception as exc:
+        if is_precondition_failed(exc) or is_gone(exc):
+            return False
+        raise
+    return True
+
+
+def remove_tag(client: Any, location: Location, tag: str) -> None:
+    """Take one tag off the current object, keeping the others."""
+    tag_set = client.get_object_tagging(Bucket=location.bucket, Key=location.key)["TagSet"]
+    client.put_object_tagging(Bucket=location.bucket, Key=location.key,
+                              Tagging={"TagSet": [t for t in tag_set if t["Key"] != tag]})
+
+
+def delete_version(client: Any, source: SourceObject) -> None:
+    client.delete_object(Bucket=source.location.bucket, Key=source.location.key, VersionId=source.version_id)
+
+
+def free_bytes(directory: str) -> int:
+    return shutil.disk_usage(directory).free

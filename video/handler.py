@@ -1,0 +1,24 @@
+"""AWS Lambda entry point of the video function: `video.handler.lambda_handler`.
+
+Videos go through the function's ephemeral storage (TMP_DIR, default /tmp) after a free-space check
+and are written back with a multipart upload; see shared/pipeline.py and docs/pipeline.md.
+"""
+from __future__ import annotations
+
+from shared.config import Config
+from shared.pipeline import LazyHandler, Pipeline
+from shared.routing import VIDEO
+
+
+def build() -> Pipeline:
+    """Cold start: validate the settings, import the stripper (and ffmpeg-python), create the S3 client."""
+    from shared.s3io import make_client
+    from shared.staging import OnDisk
+    from video.strip import VideoOptions, strip_file
+
+    config, options = Config.from_env(), VideoOptions.from_env()
+    return Pipeline(VIDEO, config, make_client(),
+                    OnDisk(lambda src, dst: strip_file(src, dst, options), config.staging_dir))
+
+
+lambda_handler = LazyHandler(build)
