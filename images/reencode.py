@@ -55,7 +55,8 @@ def _save_args(name: str, im, data: bytes, options: Options, baked: bool) -> dic
 
         args |= {"lossless": webp.is_lossless(data), "quality": 100, "xmp": b""}
     elif name == "gif":
-        args |= {"comment": b"", "loop": im.info.get("loop", 0), "duration": im.info.get("duration")}
+        # Per-frame durations and disposal come from each frame's own info; only the loop count is global.
+        args |= {"comment": b""} | ({"loop": im.info["loop"]} if "loop" in im.info else {})
     if not baked:
         orientation = exif.kept_orientation(im.getexif().get(exif.ORIENTATION_TAG), options)
         if orientation and name in ("jpeg", "png", "webp"):

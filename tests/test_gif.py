@@ -173,3 +173,17 @@ def test_fuzzed_gif_strips_and_verifies_or_raises_a_typed_error(data) -> None:
     # ICC off: a kept ICC block is opaque, and a corrupted sub-block length can make it swallow what follows.
     out = stripped_or_refused(data, allow_reencode=False, keep_icc=False)
     assert out is None or (b"secret" not in out and b"48.85N" not in out)
+
+
+def test_reencode_fallback_keeps_each_frame_duration_and_the_loop() -> None:
+    from images import reencode
+
+    out = io.BytesIO()
+    red, blue = Image.new("RGB", (8, 8), "red"), Image.new("RGB", (8, 8), "blue")
+    red.save(out, "GIF", save_all=True, append_images=[blue], duration=[100, 300], loop=2)
+    again = Image.open(io.BytesIO(reencode.reencode("gif", out.getvalue(), Options())))
+    durations = []
+    for i in range(again.n_frames):
+        again.seek(i)
+        durations.append(again.info["duration"])
+    assert durations == [100, 300] and again.info["loop"] == 2
