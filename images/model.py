@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from shared.config import env_bool
 from shared.errors import ScrubError
 
 # Metadata classes reported by `inspect` and in results. "icc" and "orientation" are kept by default.
@@ -12,17 +13,6 @@ CLASSES = (
     "comments", "icc", "orientation", "trailer", "other",
 )
 DEFAULT_MAX_PIXELS = 178_956_970  # Pillow's decompression-bomb error threshold (2x its warning)
-
-
-def _env_bool(name: str, default: bool) -> bool:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    if raw.lower() in ("1", "true", "yes", "on"):
-        return True
-    if raw.lower() in ("0", "false", "no", "off"):
-        return False
-    raise ScrubError(f"{name} must be true or false, not {raw!r}")
 
 
 @dataclass(frozen=True)
@@ -49,9 +39,9 @@ class Options:
             raise ScrubError(f"MAX_PIXELS must be an integer, not {os.environ['MAX_PIXELS']!r}") from None
         return cls(
             orientation=(os.environ.get("ORIENTATION") or "keep").lower(),
-            keep_icc=_env_bool("KEEP_ICC", True),
-            keep_heif_thumbnails=_env_bool("KEEP_HEIF_THUMBNAILS", False),
-            allow_reencode=_env_bool("ALLOW_REENCODE", True),
+            keep_icc=env_bool("KEEP_ICC", True),
+            keep_heif_thumbnails=env_bool("KEEP_HEIF_THUMBNAILS", False),
+            allow_reencode=env_bool("ALLOW_REENCODE", True),
             max_pixels=max_pixels,
         )
 

@@ -74,14 +74,16 @@ class Config:
             source_prefix=env.get("SOURCE_PREFIX", ""),
             dest_prefix=env.get("DEST_PREFIX", ""),
             dest_bucket=env.get("DEST_BUCKET", ""),
-            delete_original_version=_bool(env, "DELETE_ORIGINAL_VERSION", False),
+            delete_original_version=env_bool("DELETE_ORIGINAL_VERSION", False, env),
             max_image_bytes=_megabytes(env, "MAX_IMAGE_MB", 100),
             part_bytes=_megabytes(env, "MULTIPART_PART_MB", 16),
             tmp_dir=env.get("TMP_DIR", ""),
         )
 
 
-def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+def env_bool(name: str, default: bool, env: Mapping[str, str] | None = None) -> bool:
+    """A true/false setting (1/0, true/false, yes/no, on/off); InvalidConfig names anything else."""
+    env = os.environ if env is None else env
     raw = (env.get(name) or "").strip().lower()
     if not raw:
         return default

@@ -1,0 +1,98 @@
+"""Video rows for `make bench`: the stripper (ffmpeg stream copy + verification) beside
+`exiftool -all=` and a bare `ffmpeg -c copy`, on a corpus file and on a generated ~500 MB MP4.
+
+Each operation runs as its own process tree; its peak RSS is the largest resident set among that
+process and everything it started (ffmpeg, ffprobe), as reported by wait4: so it is absolute
+(the Python interpreter counts), unlike the in-process rows of the image benchmarks.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS_FILE = REPO.parent / "shared" / "corpus" / "max-heromode.mp4"
+CACHE = Path(tempfile.gettempdir()) / "mediascrub-bench"
+BIG_TARGET_BYTES = 500 * 10**6
+CHUNK_SECONDS = 10
+
+
+def _ffmpeg(*args: str | Path) -> None:
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", *map(str, args)], check=True, timeout=1800)
+
+
+def big_mp4() -> Path:
+    """A ~500 MB 720p MP4 with location and date tags: a 10 s chunk, stream-copied in a loop (cached)."""
+    big = CACHE / "video-500MB.mp4"
+    if big.exists():
+        return big
+    CACHE.mkdir(parents=True, exist_ok=True)
+    chunk = CACHE / "chunk.mp4"
+    _ffmpeg("-f", "lavfi", "-i", f"testsrc2=size=1280x720:rate=30:duration={CHUNK_SECONDS}",
+            "-f", "lavfi", "-i", f"sine=duration={CHUNK_SECONDS}",
+            "-c:v", "mpeg4", "-q:v", "2", "-g", "30", "-c:a", "aac", chunk)
+    loops = max(1, round(BIG_TARGET_BYTES / chunk.stat().st_size)) - 1
+    partial = big.with_suffix(".part.mp4")
+    _ffmpeg("-stream_loop", str(loops), "-i", chunk, "-c", "copy", "-metadata", "location=+48.8584+002.2945/",
+            "-metadata", "creation_time=2024-05-01T10:00:00Z", "-metadata", "title=bench", partial)
+    partial.rename(big)
+    chunk.unlink()
+    return big
+
+
+def _timed(cmd: list[str]) -> tuple[float, float]:
+    """(seconds, peak MB of the process tree) of one command, which must succeed."""
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    with tempfile.TemporaryFile() as errors:  # a file, not a pipe: nothing can block the child
+        start = time.perf_counter()
+        child = subprocess.Popen(cmd, cwd=REPO, env=env, stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.DEVNULL, stderr=errors)
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)  # reaped here, so Popen must not wait
+        seconds = time.perf_counter() - start
+        if child.returncode != 0:
+            errors.seek(0)
+            raise RuntimeError(f"{' '.join(cmd[:4])} failed: {errors.read().decode(errors='replace')[-400:]}")
+    return seconds, usage.ru_maxrss / 1024
+
+
+def _methods(src: Path, out: Path) -> dict[str, tuple[list[str], str]]:
+    return {
+        "video strip (copy + verify)": ([sys.executable, "-m", "video", "strip", str(src), "-o", str(out)],
+                                        "ffprobe, ffmpeg copy + input hash, ffprobe, output hash"),
+        "ffmpeg -c copy alone": (["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(src), "-map", "0:V",
+                                  "-map", "0:a?", "-c", "copy", "-map_metadata", "-1", str(out)],
+                                 "no verification, no faststart: the floor"),
+        "exiftool -all=": (["exiftool", "-q", "-all=", "-api", "LargeFileSupport=1", "-o", str(out), str(src)],
+                           "rewrites metadata only; keeps tracks (gpmd, mebx)"),
+    }
+
+
+def _rows(case: str, src: Path, work: Path) -> list[dict]:
+    rows = []
+    megabytes = src.stat().st_size / 10**6
+    for method, (cmd, notes) in _methods(src, work / ("out" + src.suffix)).items():
+        (work / ("out" + src.suffix)).unlink(missing_ok=True)
+        seconds, peak = _timed(cmd)
+        rows.append({"case": f"{case} ({megabytes:,.1f} MB)", "method": method, "MB/s": megabytes / seconds,
+                     "seconds": seconds, "peak MB": peak, "notes": notes})
+    return rows
+
+
+def run() -> list[dict]:
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        if CORPUS_FILE.exists():
+            rows += _rows(f"video: corpus {CORPUS_FILE.name}", CORPUS_FILE, work)
+        rows += _rows("video: generated 720p MP4", big_mp4(), work)
+    return rows
+
+
+if __name__ == "__main__":
+    for row in run():
+        print(row)

@@ -1,0 +1,29 @@
+"""What a strip writes, decided from the probe alone: the container and the streams to keep."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.errors import MalformedInput, UnsupportedFormat
+from video.container import Container, choose_container
+from video.probe import Probe, Stream
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The container to write back, and the kept streams in output order (video, audio, subtitles)."""
+
+    container: Container
+    kept: tuple[Stream, ...]
+
+
+def plan_strip(probe: Probe, head: bytes, keep_subtitles: bool) -> Plan:
+    """Choose the muxer from the content and the streams to keep (video except pictures, audio)."""
+    container = choose_container(probe, head)
+    kinds = ("video", "audio", "subtitle") if keep_subtitles else ("video", "audio")
+    kept = tuple(s for kind in kinds for s in probe.streams if s.kind == kind and not s.is_picture)
+    if not any(s.kind in ("video", "audio") for s in kept):
+        raise UnsupportedFormat("no video or audio stream to keep")
+    for stream in kept:
+        if not stream.codec:
+            raise MalformedInput(f"{stream.describe()}: codec unknown (damaged track header)")
+    return Plan(container, kept)

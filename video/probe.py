@@ -1,0 +1,198 @@
+"""What a video file holds, as ffprobe reports it: container, streams, tags, chapters.
+
+Every ffmpeg/ffprobe process runs through `run_tool`, which bounds it with a timeout and turns its
+failures into typed errors with a one-line reason.
+"""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from shared.errors import InputTooLarge, MalformedInput, ScrubError, UnsupportedFormat
+
+ISO_FAMILY = "mov,mp4,m4a,3gp,3g2,mj2"
+MATROSKA_FAMILY = "matroska,webm"
+SUPPORTED = "MP4, MOV, M4V, 3GP, 3G2, Matroska or WebM"
+# Input options for every ffmpeg/ffprobe run: only local files, only the two demuxers we write back.
+# Without them a playlist (HLS, concat) named .mp4 would make ffprobe open other files or URLs.
+INPUT_GUARD = {"protocol_whitelist": "file", "format_whitelist": "mov,matroska"}
+INPUT_GUARD_ARGS = [arg for key, value in INPUT_GUARD.items() for arg in (f"-{key}", value)]
+
+
+@dataclass(frozen=True)
+class Stream:
+    """One stream of the container, reduced to what stripping and verification look at."""
+
+    index: int
+    kind: str  # video, audio, subtitle, data, attachment
+    codec: str
+    codec_tag: str
+    disposition: frozenset[str]
+    tags: dict[str, str]
+    rotation: float | None
+    duration: float | None
+    frame_seconds: float | None  # one video frame, for "durations within a frame"
+    size: str  # "1920x1080" or "48000 Hz 2 ch"
+
+    @property
+    def is_picture(self) -> bool:
+        """Cover art: ffmpeg calls it a video stream (attached picture); `0:V` leaves it out."""
+        return self.kind == "video" and "attached_pic" in self.disposition
+
+    @property
+    def real_codec_tag(self) -> str:
+        """The FourCC, or "" when the container has none (Matroska shows [0][0][0][0])."""
+        return "" if self.codec_tag.strip("[0]") == "" else self.codec_tag
+
+    def describe(self) -> str:
+        parts = [f"stream {self.index}: {self.kind} {self.codec or self.real_codec_tag or '?'}", self.size]
+        if self.rotation:
+            parts.append(f"rotation {self.rotation:g}")
+        return " ".join(p for p in parts if p)
+
+
+@dataclass(frozen=True)
+class Probe:
+    format_name: str
+    tags: dict[str, str]
+    streams: tuple[Stream, ...]
+    chapters: tuple[str, ...]  # one title (or time range) per chapter
+    duration: float | None
+
+
+def run_tool(args: list[str], timeout: float, what: str) -> subprocess.CompletedProcess:
+    """Run ffmpeg/ffprobe with no stdin, captured output and a hard time limit."""
+    try:
+        return subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise InputTooLarge(f"{what} did not finish within {timeout:g} s (FFMPEG_TIMEOUT)") from None
+    except FileNotFoundError:
+        raise ScrubError(f"{args[0]} is not installed (apt-get install ffmpeg)") from None
+
+
+IMAGE_BRANDS = {"heic", "heix", "heim", "heis", "hevc", "hevx", "mif1", "msf1", "avif", "avis"}
+_ISO_TOP_LEVEL_BOXES = {b"ftyp", b"mdat", b"moov", b"wide", b"free", b"skip", b"pnot", b"uuid"}
+_LOG_PREFIX = re.compile(r"^\[[^\]]+ @ 0x[0-9a-f]+\] ")
+
+
+def tool_message(stderr: bytes, path: Path, first: bool = False) -> str:
+    """One line of ffmpeg's complaint, without log prefixes or the file's path.
+
+    ffprobe's last line is its summary; ffmpeg's first line is usually the cause.
+    """
+    text = stderr.decode("utf-8", "replace").replace(f"file:{path}: ", "")
+    lines = [_LOG_PREFIX.sub("", ln).strip() for ln in text.splitlines() if ln.strip()]
+    if not lines:
+        return "no message"
+    return lines[0] if first else lines[-1]
+
+
+def not_a_video_image(brand: str) -> UnsupportedFormat | None:
+    """The error for an ISO-BMFF image brand (HEIF, AVIF), which has no moov; None for other brands."""
+    name = brand.strip()
+    return UnsupportedFormat(f"an image (ftyp {name}), not a video") if name in IMAGE_BRANDS else None
+
+
+def _missing_moov(path: Path) -> ScrubError | None:
+    with path.open("rb") as stream:
+        head = stream.read(12)
+    if head[4:8] == b"ftyp" and (image := not_a_video_image(head[8:12].decode("latin-1"))):
+        return image
+    if head[4:8] in _ISO_TOP_LEVEL_BOXES:  # an MP4/MOV indeed, not just a .mp4 name
+        return MalformedInput("truncated or unfinished MP4/MOV: no moov box (movie header)")
+    return None
+
+
+def _reading_error(stderr: bytes, path: Path) -> ScrubError:
+    text = stderr.decode("utf-8", "replace")
+    if "moov atom not found" in text and (error := _missing_moov(path)):
+        return error
+    if "not on whitelist" in text:
+        return UnsupportedFormat(f"not a supported container ({SUPPORTED})")
+    if "Invalid data found when processing input" in text:
+        return UnsupportedFormat("not a video container ffmpeg recognises")
+    if "End of file" in text or "Input/output error" in text:
+        return MalformedInput("truncated: the file ends inside its header")
+    return MalformedInput(f"ffprobe cannot read it: {tool_message(stderr, path)}")
+
+
+def _number(value: object) -> float | None:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if number == number and number >= 0 else None  # NaN and negatives are "unknown"
+
+
+def _frame_seconds(raw: dict) -> float | None:
+    num, _, den = str(raw.get("avg_frame_rate") or raw.get("r_frame_rate") or "0/0").partition("/")
+    rate = _number(num) or 0.0
+    per = _number(den) or 0.0
+    return per / rate if rate and per else None
+
+
+def _rotation(raw: dict) -> float | None:
+    for side_data in raw.get("side_data_list", []):
+        if "rotation" in side_data:
+            return float(side_data["rotation"])
+    rotate = (raw.get("tags") or {}).get("rotate")
+    return float(rotate) if rotate not in (None, "") else None
+
+
+def _size(raw: dict) -> str:
+    if raw.get("width"):
+        return f"{raw['width']}x{raw.get('height')}"
+    if raw.get("sample_rate"):
+        return f"{raw['sample_rate']} Hz {raw.get('channels', '?')} ch"
+    return ""
+
+
+def _stream(raw: dict) -> Stream:
+    tags = {str(k): str(v) for k, v in (raw.get("tags") or {}).items()}
+    return Stream(
+        index=int(raw["index"]),
+        kind=str(raw.get("codec_type") or "data"),
+        codec=str(raw.get("codec_name") or ""),
+        codec_tag=str(raw.get("codec_tag_string") or ""),
+        disposition=frozenset(k for k, v in (raw.get("disposition") or {}).items() if v),
+        tags=tags,
+        rotation=_rotation(raw),
+        duration=_number(raw.get("duration")),
+        frame_seconds=_frame_seconds(raw) if raw.get("codec_type") == "video" else None,
+        size=_size(raw),
+    )
+
+
+def _chapter(raw: dict) -> str:
+    title = (raw.get("tags") or {}).get("title")
+    return str(title) if title else f"{raw.get('start_time')}-{raw.get('end_time')} s"
+
+
+def parse_probe(document: dict) -> Probe:
+    """The ffprobe JSON (-show_format -show_streams -show_chapters) as a Probe."""
+    fmt = document.get("format") or {}
+    return Probe(
+        format_name=str(fmt.get("format_name") or ""),
+        tags={str(k): str(v) for k, v in (fmt.get("tags") or {}).items()},
+        streams=tuple(_stream(s) for s in document.get("streams", [])),
+        chapters=tuple(_chapter(c) for c in document.get("chapters", [])),
+        duration=_number(fmt.get("duration")),
+    )
+
+
+def probe_file(path: Path, timeout: float) -> Probe:
+    """ffprobe `path`; unreadable, truncated or non-video input raises a typed error."""
+    size = path.stat().st_size
+    if size == 0:
+        raise MalformedInput("empty file (0 bytes)")
+    done = run_tool(["ffprobe", "-v", "error", "-hide_banner", *INPUT_GUARD_ARGS, "-show_format", "-show_streams",
+                     "-show_chapters", "-of", "json", "file:" + str(path)], timeout, "ffprobe")
+    if done.returncode != 0:
+        raise _reading_error(done.stderr, path)
+    try:
+        return parse_probe(json.loads(done.stdout))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise MalformedInput(f"ffprobe gave an unreadable report: {exc}") from None

@@ -1,0 +1,169 @@
+"""Strip a video by stream copy: keep its video and audio (and, if asked, subtitle) streams, drop
+every tag, chapter, cover picture, attachment and data/telemetry track, keep container, brand and
+rotation, then verify the output before it is kept (fail closed: any doubt raises, nothing remains).
+
+    result = strip_file(Path("in.mov"), Path("out.mov"), VideoOptions(keep_subtitles=False))
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import ffmpeg
+
+from shared.config import env_bool
+from shared.errors import MalformedInput, ScrubError
+from video import classify
+from video.container import HEADER_BYTES, metadata_items
+from video.plan import Plan, plan_strip
+from video.probe import INPUT_GUARD, Probe, probe_file, run_tool, tool_message
+from video.verify import EMPTY_STREAM_HASH, HASH, parse_hashes, verify_output
+
+DEFAULT_TIMEOUT_SECONDS = 600.0
+_SUFFIXES = {"matroska": ("mkv", "mka"), "mov": ("mov", "qt"), "m4v": ("m4v", "m4a")}
+_KIND_SELECTOR = {"video": "V", "audio": "a", "subtitle": "s"}  # 0:V leaves cover art out
+
+
+@dataclass(frozen=True)
+class VideoOptions:
+    """How to strip; `from_env` reads the settings the Lambda reads."""
+
+    keep_subtitles: bool = False  # off by default: DJI drones write GPS into subtitle tracks
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS  # per ffmpeg/ffprobe process
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.keep_subtitles, bool):
+            raise ScrubError(f"KEEP_SUBTITLES must be true or false, not {self.keep_subtitles!r}")
+        if not (isinstance(self.timeout_seconds, (int, float)) and math.isfinite(self.timeout_seconds)
+                and self.timeout_seconds > 0):
+            raise ScrubError(f"FFMPEG_TIMEOUT must be a positive number of seconds, not {self.timeout_seconds!r}")
+
+    @classmethod
+    def from_env(cls) -> "VideoOptions":
+        raw_timeout = os.environ.get("FFMPEG_TIMEOUT", "").strip() or str(DEFAULT_TIMEOUT_SECONDS)
+        try:
+            timeout = float(raw_timeout)
+        except ValueError:
+            raise ScrubError(f"FFMPEG_TIMEOUT must be a number of seconds, not {raw_timeout!r}") from None
+        return cls(keep_subtitles=env_bool("KEEP_SUBTITLES", False), timeout_seconds=timeout)
+
+
+@dataclass
+class VideoResult:
+    """What one strip did. `removed` is empty when the input was already clean."""
+
+    format: str
+    removed: dict[str, list[str]]
+    lossless: bool = True  # always: stream copy, never a re-encode
+    notes: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)  # the kept streams, described
+
+    def summary(self) -> str:
+        removed = ", ".join(self.removed) or "nothing (already clean)"
+        notes = "".join(f"; {note}" for note in self.notes)
+        return f"{self.format}, lossless stream copy, kept {len(self.kept)} streams, removed {removed}{notes}"
+
+
+@dataclass(frozen=True)
+class _Survey:
+    probe: Probe
+    plan: Plan
+    found: dict[str, list[str]]
+
+
+def _survey(path: Path, options: VideoOptions) -> _Survey:
+    probe = probe_file(path, options.timeout_seconds)
+    with path.open("rb") as stream:
+        head = stream.read(HEADER_BYTES)
+        plan = plan_strip(probe, head, options.keep_subtitles)
+        boxes = metadata_items(stream, path.stat().st_size) if plan.container.is_iso else []
+    return _Survey(probe, plan, classify.findings(probe, boxes))
+
+
+def _removed(found: dict[str, list[str]], options: VideoOptions) -> dict[str, list[str]]:
+    return {name: details for name, details in found.items()
+            if not (name == "subtitles" and options.keep_subtitles)}
+
+
+def _selected(source, plan: Plan) -> list:
+    """ffmpeg-python stream selectors, one per kept kind present (no optional maps needed)."""
+    kinds = dict.fromkeys(s.kind for s in plan.kept)
+    return [source[_KIND_SELECTOR[kind]] for kind in kinds]
+
+
+def strip_command(src: Path, dst: Path, plan: Plan, options: VideoOptions) -> list[str]:
+    """One ffmpeg run: the stripped file, plus a hash of every kept input stream on stdout."""
+    source = ffmpeg.input("file:" + str(src), **INPUT_GUARD)
+    container_args: dict[str, object] = {}
+    if plan.container.is_iso:
+        container_args["movflags"] = "+faststart"  # moov first, for web delivery
+    if plan.container.brand:
+        container_args["brand"] = plan.container.brand
+    stripped = ffmpeg.output(
+        *_selected(source, plan), "file:" + str(dst), format=plan.container.muxer, c="copy",
+        map_metadata=-1, map_chapters=-1, dn=None, fflags="+bitexact",
+        **{"flags:v": "+bitexact", "flags:a": "+bitexact"}, **container_args,
+        **({} if options.keep_subtitles else {"sn": None}))
+    hashes = ffmpeg.output(*_selected(source, plan), "-", format="streamhash", hash=HASH, c="copy")
+    command = ffmpeg.merge_outputs(stripped, hashes).global_args("-nostdin", "-hide_banner", "-v", "error")
+    return command.overwrite_output().compile()
+
+
+def _notes(src: Path, survey: _Survey, options: VideoOptions) -> list[str]:
+    notes = []
+    container = survey.plan.container
+    if container.format == "mov" and container.brand is None:
+        notes.append("no ftyp box in the input: written as QuickTime with ftyp 'qt  '")
+    suffix = src.suffix.lower().lstrip(".")
+    if suffix and suffix not in _SUFFIXES.get(container.format, (container.format,)):
+        notes.append(f"the .{suffix} name hides {container.format} content; kept as {container.format}")
+    if options.keep_subtitles and any(s.kind == "subtitle" for s in survey.plan.kept):
+        notes.append("subtitle tracks kept (KEEP_SUBTITLES)")
+    return notes
+
+
+def _run_strip(src: Path, dst: Path, plan: Plan, options: VideoOptions) -> list[str]:
+    done = run_tool(strip_command(src, dst, plan, options), options.timeout_seconds, "ffmpeg")
+    if done.returncode != 0:
+        raise MalformedInput(f"ffmpeg cannot copy its streams: {tool_message(done.stderr, src, first=True)}")
+    hashes = parse_hashes(done.stdout)
+    for stream, digest in zip(plan.kept, hashes):
+        if digest == EMPTY_STREAM_HASH:
+            raise MalformedInput(f"{stream.describe()} has no frames (empty or broken track)")
+    return hashes
+
+
+def strip_file(src: Path, dst: Path, options: VideoOptions | None = None) -> VideoResult:
+    """Strip `src` into `dst` by stream copy and verify it; on any failure `dst` does not exist."""
+    options = options or VideoOptions()
+    if src.resolve() == dst.resolve():
+        raise ScrubError("output would overwrite the input; choose another destination")
+    if not dst.parent.is_dir():
+        raise ScrubError(f"output directory {dst.parent} does not exist")
+    try:
+        survey = _survey(src, options)
+        input_hashes = _run_strip(src, dst, survey.plan, options)
+        verify_output(dst, survey.plan, input_hashes, options.timeout_seconds)
+    except BaseException:
+        dst.unlink(missing_ok=True)
+        raise
+    return VideoResult(format=survey.plan.container.format, removed=_removed(survey.found, options),
+                       kept=[s.describe() for s in survey.plan.kept], notes=_notes(src, survey, options))
+
+
+def inspect_file(path: Path, options: VideoOptions | None = None) -> dict:
+    """JSON-ready report: the container, the metadata found by class, what strip removes and keeps."""
+    options = options or VideoOptions()
+    survey = _survey(path, options)
+    container = survey.plan.container
+    return {
+        "format": container.format,
+        "found": survey.found,
+        "removes": _removed(survey.found, options),
+        "keeps": {
+            "container": container.format + (f" (brand {container.brand.strip()})" if container.brand else ""),
+            "streams": [s.describe() for s in survey.plan.kept],
+        },
+    }

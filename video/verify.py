@@ -1,0 +1,101 @@
+"""Fail-closed checks of a stripped video before anyone sees it.
+
+The output must probe cleanly as the same container and brand, hold exactly the kept streams
+(same codecs, rotation, durations within a frame, identical packet data by ffmpeg's streamhash)
+and nothing else: no tag beyond structure, no chapter, no metadata box, no data or picture track.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from shared.errors import ScrubError, VerificationFailed
+from video import classify
+from video.container import HEADER_BYTES, choose_container, metadata_items
+from video.plan import Plan
+from video.probe import INPUT_GUARD_ARGS, Probe, Stream, probe_file, run_tool, tool_message
+
+HASH = "sha512"  # streamhash's digest: faster than sha256 on 64-bit CPUs without SHA extensions
+EMPTY_STREAM_HASH = hashlib.sha512(b"").hexdigest()  # what a stream with no packets hashes to
+_AUDIO_FRAME_SECONDS = 0.13  # the longest common audio frame: 1024 AAC samples at 8 kHz
+
+
+def parse_hashes(report: bytes) -> list[str]:
+    """Digests from ffmpeg's streamhash lines ("0,v,SHA512=ab12..."), in stream order."""
+    lines = report.decode("ascii", "replace").splitlines()
+    return [line.rsplit("=", 1)[-1].strip() for line in lines if "=" in line]
+
+
+def stream_hashes(path: Path, timeout: float) -> list[str]:
+    """A digest of every stream's packet data, without decoding."""
+    done = run_tool(["ffmpeg", "-nostdin", "-hide_banner", "-v", "error", *INPUT_GUARD_ARGS, "-i", "file:" + str(path),
+                     "-map", "0", "-c", "copy", "-f", "streamhash", "-hash", HASH, "-"], timeout, "ffmpeg")
+    if done.returncode != 0:
+        raise VerificationFailed(f"output streams cannot be read back: {tool_message(done.stderr, path, first=True)}")
+    return parse_hashes(done.stdout)
+
+
+def _same_stream(before: Stream, after: Stream) -> str | None:
+    """Why `after` is not a faithful copy of `before`, or None."""
+    if (before.kind, before.codec, before.size) != (after.kind, after.codec, after.size):
+        return f"{before.describe()} came out as {after.describe()}"
+    if (before.rotation or 0) != (after.rotation or 0):
+        return f"{before.describe()}: rotation {before.rotation or 0:g} became {after.rotation or 0:g}"
+    tolerance = before.frame_seconds or _AUDIO_FRAME_SECONDS
+    if before.duration is not None and after.duration is not None and abs(before.duration - after.duration) > tolerance:
+        return f"{before.describe()}: duration {before.duration:.3f} s became {after.duration:.3f} s"
+    return None
+
+
+def _leftovers(probe: Probe) -> list[str]:
+    """Every tag, chapter or non-kept track that the output still carries."""
+    left = [f"tag {k}" for k, v in probe.tags.items() if not classify.is_structural(k, v, stream=False)]
+    for stream in probe.streams:
+        left += [f"stream {stream.index} tag {k}" for k, v in stream.tags.items()
+                 if not classify.is_structural(k, v, stream=True)]
+        if stream.kind not in ("video", "audio", "subtitle") or stream.is_picture:
+            left.append(f"{stream.describe()} track")
+    return left + [f"chapter {title}" for title in probe.chapters]
+
+
+def _check_streams(plan: Plan, out: Probe) -> None:
+    if len(out.streams) != len(plan.kept):
+        raise VerificationFailed(f"output has {len(out.streams)} streams, expected {len(plan.kept)}")
+    for before, after in zip(plan.kept, out.streams):
+        if problem := _same_stream(before, after):
+            raise VerificationFailed(problem)
+
+
+def _check_clean(path: Path, plan: Plan, out: Probe) -> None:
+    left = _leftovers(out)
+    if plan.container.is_iso:
+        with path.open("rb") as stream:
+            left += [f"box {box}" for box in metadata_items(stream, path.stat().st_size)]
+    if left:
+        raise VerificationFailed("output still carries " + ", ".join(left[:6]))
+
+
+def _check_container(path: Path, plan: Plan, out: Probe) -> None:
+    with path.open("rb") as stream:
+        head = stream.read(HEADER_BYTES)
+    try:
+        written = choose_container(out, head)
+    except ScrubError as exc:
+        raise VerificationFailed(f"output container unreadable: {exc.reason}") from None
+    if written.format != plan.container.format or (plan.container.brand or written.brand) != written.brand:
+        raise VerificationFailed(f"container changed from {plan.container} to {written}")
+
+
+def verify_output(path: Path, plan: Plan, input_hashes: list[str], timeout: float) -> None:
+    """Raise VerificationFailed unless `path` is a clean, faithful stream copy of the planned streams."""
+    try:
+        out = probe_file(path, timeout)
+    except ScrubError as exc:
+        raise VerificationFailed(f"output does not probe: {exc.reason}") from None
+    _check_container(path, plan, out)
+    _check_streams(plan, out)
+    _check_clean(path, plan, out)
+    if len(input_hashes) != len(plan.kept):
+        raise VerificationFailed(f"hashed {len(input_hashes)} input streams, expected {len(plan.kept)}")
+    if stream_hashes(path, timeout) != input_hashes:
+        raise VerificationFailed("packet data differs between input and output streams")
