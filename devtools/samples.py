@@ -5,6 +5,7 @@ Used by the tests, the benchmarks and `make demo`.
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 from PIL import Image
 
@@ -37,11 +38,30 @@ def full_exif(orientation: int = 1) -> bytes:
 
 
 def photo(size: tuple[int, int]) -> Image.Image:
-    """A photo-like RGB image (gradient plus noise) that compresses like a real one."""
+    """A photo-like RGB image (gradient plus noise, so it compresses like a real one) with an arrow
+    pointing up, so a person can see at a glance whether it is displayed upright."""
+    from PIL import ImageDraw
+
     width, height = size
     base = Image.linear_gradient("L").resize(size)
     noise = Image.effect_noise(size, 40)
-    return Image.merge("RGB", (base, noise, Image.blend(base, noise, 0.5)))
+    image = Image.merge("RGB", (base, noise, Image.blend(base, noise, 0.5)))
+    draw = ImageDraw.Draw(image)
+    cx, unit = width // 2, min(width, height) // 8
+    draw.polygon([(cx, unit), (cx - 2 * unit, 3 * unit), (cx + 2 * unit, 3 * unit)], fill="white")
+    draw.rectangle((cx - unit // 2, 3 * unit, cx + unit // 2, height - unit), fill="white")
+    return image
+
+
+# The transpose that stores an upright picture so that a viewer applying EXIF Orientation shows it upright.
+_STORED_AS = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
+              4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_90,
+              7: Image.Transpose.TRANSVERSE, 8: Image.Transpose.ROTATE_270}
+
+
+def stored(upright: Image.Image, orientation: int) -> Image.Image:
+    """The pixels a camera writes for `upright` when it tags them with `orientation`."""
+    return upright.transpose(_STORED_AS[orientation]) if orientation in _STORED_AS else upright
 
 
 def xmp_packet() -> bytes:
@@ -52,10 +72,13 @@ def xmp_packet() -> bytes:
 
 
 def jpeg_photo(size: tuple[int, int] = (640, 480), orientation: int = 1, quality: int = 90) -> bytes:
-    """A JPEG with EXIF (GPS, device, times, maker note), XMP, an ICC profile, a comment and an EXIF thumbnail."""
+    """A JPEG with EXIF (GPS, device, times, maker note), XMP, an ICC profile, a comment and an EXIF thumbnail.
+
+    `size` is the displayed size: the pixels are stored turned as `orientation` says, as cameras do.
+    """
     from PIL import ImageCms
 
-    image = photo(size)
+    image = stored(photo(size), orientation)
     exif = Image.Exif()
     exif.load(full_exif(orientation))
     thumb = io.BytesIO()
@@ -150,13 +173,22 @@ def video_clip(path: str, container: str = "mp4", rotate: int = 90, seconds: flo
                  "com.apple.quicktime.model": "Spy Cam 3000", "com.apple.quicktime.creationdate": "2024-05-01T10:00:00Z"}
     else:
         tags |= {"location": iso6709}
-    cmd = ["ffmpeg", "-nostdin", "-v", "error", "-y",
-           "-f", "lavfi", "-i", f"testsrc2=size=320x240:rate=25:duration={seconds}",
-           "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}",
-           "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac",
-           "-timecode", "10:00:00:00", "-metadata:s:v:0", f"rotate={rotate}"]
+    plain = f"{path}.plain.mp4"
+    encode = ["ffmpeg", "-nostdin", "-v", "error", "-y",
+              "-f", "lavfi", "-i", f"testsrc2=size=320x240:rate=25:duration={seconds}",
+              "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}",
+              # stored turned a quarter clockwise, as a phone held sideways does, so the display matrix shows it upright
+              *(["-vf", "transpose=clock"] if rotate == 90 else []),
+              "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", plain]
+    # ffmpeg 5.1 writes a display matrix from the rotate tag on a stream copy, not on an encode.
+    remux = ["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", plain, "-c", "copy",
+             "-timecode", "10:00:00:00", "-metadata:s:v:0", f"rotate={rotate}"]
     for key, value in tags.items():
-        cmd += ["-metadata", f"{key}={value}"]
+        remux += ["-metadata", f"{key}={value}"]
     if container == "mov":
-        cmd += ["-movflags", "use_metadata_tags"]
-    subprocess.run([*cmd, "-f", container, path], check=True, capture_output=True, timeout=120)
+        remux += ["-movflags", "use_metadata_tags"]
+    try:
+        for cmd in (encode, [*remux, "-f", container, path]):
+            subprocess.run(cmd, check=True, capture_output=True, timeout=120)
+    finally:
+        Path(plain).unlink(missing_ok=True)
