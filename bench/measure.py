@@ -21,6 +21,12 @@ def _rss_kb() -> int:
         return int(f.read().split()[1]) * resource.getpagesize() // 1024
 
 
+def _peak_rss_kb() -> int:
+    """This process image's peak RSS. Not ru_maxrss: on Linux that keeps the forking parent's size."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+
+
 def measure(target: str, *args: str, setup: str | None = None, repeat: int = 1) -> dict:
     """Run `module:function(*args)` in a child; returns {'seconds': best of `repeat`, 'peak_mb': ...}."""
     cmd = [sys.executable, "-m", "bench.measure", target, str(repeat), *( [f"--setup={setup}"] if setup else []), *args]
@@ -46,7 +52,7 @@ def _child(argv: list[str]) -> None:
         start = time.perf_counter()
         func(*args)
         best = min(best, time.perf_counter() - start)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = _peak_rss_kb()
     print(json.dumps({"seconds": best, "peak_mb": max(0, peak - baseline) / 1024}))
 
 
