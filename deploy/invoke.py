@@ -11,20 +11,10 @@ import json
 import sys
 import urllib.error
 import urllib.request
-from urllib.parse import quote_plus
+
+from devtools.s3events import s3_event, s3_record
 
 EMULATOR_URL = "http://localhost:9000/2015-03-31/functions/function/invocations"
-
-
-def s3_event(bucket: str, key: str, region: str = "us-east-1") -> dict:
-    """An S3 notification with one ObjectCreated:Put record (no size/ETag: the function reads them)."""
-    return {"Records": [{
-        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": region,
-        "eventName": "ObjectCreated:Put",
-        "s3": {"s3SchemaVersion": "1.0", "configurationId": "mediascrub-invoke",
-               "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
-               "object": {"key": quote_plus(key, safe="/")}},
-    }]}
 
 
 def invoke(url: str, event: dict, timeout: float) -> str:
@@ -43,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=900, help="seconds (default %(default)s)")
     args = parser.parse_args(argv)
     try:
-        print(invoke(args.url, s3_event(args.bucket, args.key), args.timeout))
+        print(invoke(args.url, s3_event(s3_record(args.bucket, args.key)), args.timeout))
     except (urllib.error.URLError, TimeoutError) as exc:
         reason = getattr(exc, "reason", exc)
         print(f"invoke: no answer from {args.url}: {reason} (is `make run-image` or `make run-video` running?)",

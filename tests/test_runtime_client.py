@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from deploy.invoke import main as invoke_main
-from deploy.invoke import s3_event
+from devtools.s3events import s3_event, s3_record
 from devtools.runtime_api import API, RuntimeApi, run_handler
 from dockerfiles import REPO, Dockerfile
 from shared.events import deliveries
@@ -106,7 +106,7 @@ def test_the_real_handlers_answer_through_the_runtime_client(dockerfile):
     handler = _cmd_handler(dockerfile)
     kind = "video" if "video" in dockerfile else "image"
     other_kinds_key = "holiday photos/clip+1.mp4" if kind == "image" else "holiday photos/IMG 1+2.JPG"
-    run = run_handler(handler, [TEST_EVENT, s3_event("media", other_kinds_key)], env=OFFLINE_ENV, cwd=REPO)
+    run = run_handler(handler, [TEST_EVENT, s3_event(s3_record("media", other_kinds_key))], env=OFFLINE_ENV, cwd=REPO)
 
     ignored, misrouted = run.outcomes
     assert ignored.ok and ignored.body == {"outcomes": {}}
