@@ -9,7 +9,8 @@ _LEVELS = {"failed": "ERROR", "misrouted": "WARNING"}
 
 
 def log_record(fields: dict) -> None:
-    """Write `fields` (which include `outcome`) as one JSON line, with a level matching the outcome."""
-    level = _LEVELS.get(fields.get("outcome", ""), "INFO")
+    """Write `fields` (which include `outcome`) as one JSON line, with a level matching the outcome
+    (a re-encode, `lossless: false`, is a WARNING: the fallback is never silent)."""
+    level = _LEVELS.get(fields.get("outcome", ""), "WARNING" if fields.get("lossless") is False else "INFO")
     line = json.dumps({"level": level, **fields}, ensure_ascii=False, default=str)
     print(line, file=sys.stdout, flush=True)

@@ -40,11 +40,13 @@ class Pipeline:
     def handle(self, event: dict) -> dict:
         """Process every record of `event`; returns the SQS partial batch response or a summary."""
         failed_messages, failures, outcomes = [], [], []
+        reencoded = 0
         deliveries = events.deliveries(event)
         for delivery in deliveries:
             reports = [self.process(record) for record in delivery.records]
             reports += [_report_unreadable(delivery, error) for error in delivery.errors]
             outcomes += [r["outcome"] for r in reports]
+            reencoded += sum(r.get("lossless") is False for r in reports)
             bad = [r for r in reports if r["outcome"] == "failed"]
             failures += bad
             if bad and delivery.message_id:
@@ -55,7 +57,10 @@ class Pipeline:
             first = failures[0]
             raise InvocationFailed(f"{len(failures)} of {len(outcomes)} records failed; first: "
                                    f"{first.get('key', '?')}: {first['reason']}")
-        return {"outcomes": {o: outcomes.count(o) for o in sorted(set(outcomes))}}
+        summary: dict[str, Any] = {"outcomes": {o: outcomes.count(o) for o in sorted(set(outcomes))}}
+        if reencoded:  # the lossless path was not used: never silent, so counted here and logged as a warning
+            summary["reencoded"] = reencoded
+        return summary
 
     def process(self, record: events.ObjectRecord) -> dict:
         """Strip one object; never raises. Returns (and logs) the record's report."""

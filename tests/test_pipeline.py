@@ -3,7 +3,9 @@ session by conftest.py), with real event JSON, the real strippers and exiftool a
 from __future__ import annotations
 
 import json
+import struct
 import subprocess
+import zlib
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -116,6 +118,18 @@ def test_log_line_fields(s3, bucket, capsys):
     assert {"gps", "camera"} <= set(stripped["removed"]) and stripped["lossless"] is True
     assert stripped["duration_ms"] >= 0 and stripped["format"] == "jpeg"
     assert misrouted["level"] == "WARNING" and "b.mov" in misrouted["reason"]
+
+
+def test_a_reencode_is_logged_as_a_warning_and_counted(s3, bucket, capsys):
+    # An unknown critical PNG chunk cannot be dropped losslessly: the fallback re-encodes the image.
+    critical = b"ABCD" + b"must understand"
+    png = DIRTY_PNG[:33] + struct.pack(">I", 15) + critical + struct.pack(">I", zlib.crc32(critical)) + DIRTY_PNG[33:]
+    head = uploaded(s3, bucket, "odd.png", png)
+    result = image_pipeline(s3).handle(s3_event(s3_record(bucket, "odd.png", head)))
+    assert result == {"outcomes": {"stripped": 1}, "reencoded": 1}
+    (line,) = logged(capsys)
+    assert line["lossless"] is False and line["level"] == "WARNING"
+    assert gps_tags(body(s3, bucket, "odd.png")) == []
 
 
 def test_sqs_batch_reports_only_the_failed_messages(s3, bucket, monkeypatch):
