@@ -130,11 +130,21 @@ def compare(report: FileReport, before: Path, after: Path) -> None:
         report.identical, report.orientation_kept = h1 == h2 and bool(h2), r1 == r2
 
 
+_EXIF_POSITION = re.compile(r"position (-?\d+\.\d+), (-?\d+\.\d+)")
+_ISO6709 = re.compile(r"([+-]\d+\.\d+)([+-]\d+\.\d+)")
+
+
+def _position(detail: str) -> str:
+    """`lat, lon` from an inspector detail (EXIF GPS, or an ISO 6709 string in a video tag), else ''."""
+    found = _EXIF_POSITION.search(detail) or _ISO6709.search(detail)
+    return f"{float(found[1]):.5f}, {float(found[2]):.5f}" if found else ""
+
+
 def _classes(found: dict[str, list[str]]) -> str:
     """`gps (48.85806, 2.29444), camera, timestamps`: classes, with the GPS position where known."""
     parts = []
     for cls, details in sorted(found.items(), key=lambda item: item[0] not in ("gps", "location")):
-        where = next((d.split("position ", 1)[1].split(" (")[0] for d in details if "position " in d), "")
+        where = next((_position(d) for d in details if _position(d)), "") if cls in ("gps", "location") else ""
         parts.append(f"{cls} ({where})" if where else cls)
     return ", ".join(parts) or "nothing"
 
