@@ -154,8 +154,8 @@ def _yes(value: bool | None) -> str:
 
 
 def table_rows(reports: list[FileReport]) -> list[list[str]]:
-    head = ["file", "format", "before -> after", "found before", "left after", "identical", "upright",
-            "path", "seconds", "2nd event", "result"]
+    head = ["file", "format", "before -> after", "found before", "left after", "pixels/streams identical",
+            "orientation kept", "path", "seconds", "event for its own write", "result"]
     rows = [head]
     for r in reports:
         path = {True: "lossless", False: "re-encoded", None: "-"}[r.lossless]
@@ -166,10 +166,16 @@ def table_rows(reports: list[FileReport]) -> list[list[str]]:
 
 
 def text_table(reports: list[FileReport]) -> str:
-    rows = table_rows(reports)
-    widths = [min(64, max(len(row[i]) for row in rows)) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell[:w].ljust(w) for cell, w in zip(row, widths)) for row in rows]
-    return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:]])
+    """A small table per file, readable in an 80-column terminal."""
+    head, *rows = table_rows(reports)
+    blocks = []
+    for row in rows:
+        cells = dict(zip(head, row))
+        title = f"{cells['file']}  ({cells['format']}, {cells['before -> after']} bytes, {cells['path']}, " \
+                f"{cells['seconds']} s)  {cells['result']}"
+        names = ("found before", "left after", "pixels/streams identical", "orientation kept", "event for its own write")
+        blocks.append("\n".join([title, *(f"    {name + ':':<26}{cells[name]}" for name in names)]))
+    return "\n\n".join(blocks)
 
 
 def write_html(reports: list[FileReport], path: Path, title: str) -> None:
