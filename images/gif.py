@@ -11,7 +11,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from images.model import Finding, Options
+from images.memo import by_identity
+from images.model import Finding, Options, check_pixels
 from shared.errors import InputTooLarge, LosslessUnsupported, MalformedInput
 
 NAME = "gif"
@@ -51,11 +52,8 @@ def _colour_table_size(packed: int) -> int:
     return 3 << ((packed & 7) + 1) if packed & 0x80 else 0
 
 
-def _check_size(what: str, width: int, height: int, max_pixels: int | None) -> None:
-    if max_pixels is not None and width * height > max_pixels:
-        raise InputTooLarge(f"declared {what} {width}x{height} pixels is over the {max_pixels}-pixel limit")
 
-
+@by_identity()
 def parse(data: bytes, max_pixels: int | None = None) -> Parsed:
     """Split the stream into blocks; MalformedInput on anything truncated or unknown."""
     if not sniff(data[:6]):
@@ -63,7 +61,7 @@ def parse(data: bytes, max_pixels: int | None = None) -> Parsed:
     if len(data) < _SCREEN:
         raise MalformedInput("truncated logical screen descriptor")
     width, height, packed = struct.unpack_from("<HHB", data, 6)
-    _check_size("logical screen", width, height, max_pixels)
+    check_pixels(width, height, max_pixels, "logical screen")
     pos = screen_end = _SCREEN + _colour_table_size(packed)
     if screen_end > len(data):
         raise MalformedInput("truncated global colour table")
@@ -103,7 +101,7 @@ def _image_end(data: bytes, pos: int, max_pixels: int | None) -> int:
     if pos + _DESCRIPTOR >= len(data):  # the descriptor and the LZW code size byte
         raise MalformedInput(f"truncated image descriptor at offset {pos}")
     width, height, packed = struct.unpack_from("<HHB", data, pos + 5)
-    _check_size("frame", width, height, max_pixels)
+    check_pixels(width, height, max_pixels, "frame")
     return _sub_blocks_end(data, pos + _DESCRIPTOR + _colour_table_size(packed) + 1)
 
 

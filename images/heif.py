@@ -14,8 +14,9 @@ from __future__ import annotations
 import io
 
 from images import exif, isobmff
-from images.model import Finding, Options
-from shared.errors import InputTooLarge, LosslessUnsupported, MalformedInput
+from images.memo import by_identity
+from images.model import Finding, Options, check_pixels
+from shared.errors import LosslessUnsupported, MalformedInput
 
 NAME = "heif"
 
@@ -60,14 +61,14 @@ def label(file: isobmff.File) -> str:
     return "AVIF" if major in (b"avif", b"avis") or "av01" in types else "HEIC"
 
 
+@by_identity()
 def _parse(data: bytes, options: Options) -> isobmff.File:
     file = isobmff.parse(data)
     for prop in file.meta.properties:
         if prop.type == "ispe" and prop.end - prop.body >= 12:
             width = int.from_bytes(file.data[prop.body + 4:prop.body + 8], "big")
             height = int.from_bytes(file.data[prop.body + 8:prop.body + 12], "big")
-            if width * height > options.max_pixels:
-                raise InputTooLarge(f"declared {width}x{height} pixels is over the {options.max_pixels}-pixel limit")
+            check_pixels(width, height, options.max_pixels)
     return file
 
 
@@ -234,8 +235,7 @@ def _reencode_heic(data: bytes, options: Options) -> bytes:
         source = pillow_heif.open_heif(io.BytesIO(data), convert_hdr_to_8bit=False)
         out = pillow_heif.HeifFile()
         for image in source:
-            if image.size[0] * image.size[1] > options.max_pixels:
-                raise InputTooLarge(f"{image.size[0]}x{image.size[1]} pixels is over the limit")
+            check_pixels(*image.size, options.max_pixels)
             added = out.add_frombytes(image.mode, image.size, image.data, stride=image.stride)
             icc = image.info.get("icc_profile")
             if icc and options.keep_icc:
@@ -249,24 +249,7 @@ def _reencode_heic(data: bytes, options: Options) -> bytes:
 
 
 def _reencode_avif(data: bytes, options: Options) -> bytes:
-    """Pillow's AVIF plugin maps irot/imir to an EXIF Orientation and back, so pass only that tag."""
-    from PIL import ImageOps, ImageSequence
+    """Pillow's AVIF plugin maps irot/imir to an EXIF Orientation and back, so the generic path fits."""
+    from images.reencode import with_pillow
 
-    from images.reencode import open_image
-
-    im = open_image(data, options)
-    frames = [frame.copy() for frame in ImageSequence.Iterator(im)]
-    orientation = exif.kept_orientation(im.getexif().get(exif.ORIENTATION_TAG), options)
-    if options.orientation == "bake":
-        frames = [ImageOps.exif_transpose(f) for f in frames]
-    args: dict = {"quality": 100, "subsampling": "4:4:4", "exif": b"", "xmp": b""}
-    if orientation:
-        args["exif"] = exif.minimal_tiff(orientation)
-    icc = im.info.get("icc_profile")
-    if icc and options.keep_icc:
-        args["icc_profile"] = icc
-    if len(frames) > 1:
-        args |= {"save_all": True, "append_images": frames[1:]}
-    buffer = io.BytesIO()
-    frames[0].save(buffer, "AVIF", **args)
-    return buffer.getvalue()
+    return with_pillow("avif", data, options)

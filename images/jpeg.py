@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from images import exif
 from images.memo import by_identity
-from images.model import Finding, Options
+from images.model import Finding, Options, check_pixels
 from shared.errors import InputTooLarge, MalformedInput
 
 NAME = "jpeg"
@@ -104,8 +104,7 @@ def _check_frame(data: bytes, pos: int, max_pixels: int | None) -> None:
     height, width = struct.unpack_from(">HH", data, pos + 3)
     if width == 0:
         raise MalformedInput("frame header declares zero width")
-    if max_pixels is not None and width * height > max_pixels:
-        raise InputTooLarge(f"declared {width}x{height} pixels is over the {max_pixels}-pixel limit")
+    check_pixels(width, height, max_pixels)
 
 
 def _is_app(marker: int) -> bool:

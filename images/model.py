@@ -5,7 +5,7 @@ import os
 from dataclasses import dataclass, field
 
 from shared.config import env_bool
-from shared.errors import ScrubError
+from shared.errors import InputTooLarge, ScrubError
 
 # Metadata classes reported by `inspect` and in results. "icc" and "orientation" are kept by default.
 CLASSES = (
@@ -44,6 +44,12 @@ class Options:
             allow_reencode=env_bool("ALLOW_REENCODE", True),
             max_pixels=max_pixels,
         )
+
+
+def check_pixels(width: int, height: int, max_pixels: int | None, what: str = "image") -> None:
+    """Refuse declared dimensions beyond the limit before anything is decoded (decompression bombs)."""
+    if max_pixels is not None and width * height > max_pixels:
+        raise InputTooLarge(f"declared {what} {width}x{height} pixels is over the {max_pixels}-pixel limit")
 
 
 @dataclass(frozen=True)

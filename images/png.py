@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from images import exif
 from images.memo import by_identity
-from images.model import Finding, Options
+from images.model import Finding, Options, check_pixels
 from shared.errors import InputTooLarge, LosslessUnsupported, MalformedInput
 
 NAME = "png"
@@ -76,8 +76,7 @@ def _check_header(chunk: Chunk, data: bytes, max_pixels: int | None) -> None:
     width, height = struct.unpack_from(">II", data, chunk.start + 8)
     if width == 0 or height == 0:
         raise MalformedInput("IHDR declares a zero dimension")
-    if max_pixels is not None and width * height > max_pixels:
-        raise InputTooLarge(f"declared {width}x{height} pixels is over the {max_pixels}-pixel limit")
+    check_pixels(width, height, max_pixels)
 
 
 def _keeps(chunk: Chunk, options: Options) -> bool:

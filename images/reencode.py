@@ -12,7 +12,7 @@ from images import exif
 from images.model import Options
 from shared.errors import InputTooLarge, MalformedInput, VerificationFailed
 
-_PIL_FORMAT = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "gif": "GIF"}
+_PIL_FORMAT = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "gif": "GIF", "avif": "AVIF"}
 
 
 def open_image(data: bytes, options: Options):
@@ -57,9 +57,11 @@ def _save_args(name: str, im, data: bytes, options: Options, baked: bool) -> dic
     elif name == "gif":
         # Per-frame durations and disposal come from each frame's own info; only the loop count is global.
         args |= {"comment": b""} | ({"loop": im.info["loop"]} if "loop" in im.info else {})
+    elif name == "avif":
+        args |= {"quality": 100, "subsampling": "4:4:4", "xmp": b""}
     if not baked:
         orientation = exif.kept_orientation(im.getexif().get(exif.ORIENTATION_TAG), options)
-        if orientation and name in ("jpeg", "png", "webp"):
+        if orientation and name in ("jpeg", "png", "webp", "avif"):  # AVIF: Pillow maps it to irot/imir
             args["exif"] = b"Exif\x00\x00" + exif.minimal_tiff(orientation) if name == "jpeg" else exif.minimal_tiff(orientation)
     return args
 
@@ -70,6 +72,11 @@ def reencode(name: str, data: bytes, options: Options) -> bytes:
         from images import heif
 
         return heif.reencode(data, options)
+    return with_pillow(name, data, options)
+
+
+def with_pillow(name: str, data: bytes, options: Options) -> bytes:
+    """Decode and save again with Pillow as format `name` (a key of _PIL_FORMAT), every frame kept."""
     from PIL import ImageOps
 
     im = open_image(data, options)

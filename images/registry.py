@@ -78,11 +78,9 @@ def _orientation_to_bake(findings: list[Finding], options: Options) -> bool:
         f.cls == "orientation" and _ROTATED.match(f.detail) for f in findings)
 
 
-def strip(data: bytes, options: Options | None = None, max_bytes: int | None = None) -> StripResult:
+def strip(data: bytes, options: Options | None = None) -> StripResult:
     """Strip `data`, verify the result, and return it. Raises a ScrubError subclass on any failure."""
     options = options or Options()
-    if max_bytes is not None and len(data) > max_bytes:
-        raise InputTooLarge(f"{len(data)} bytes is over the {max_bytes}-byte limit for in-memory images")
     module = detect(data)
     findings = module.inspect(data, options)
     result = StripResult(data=b"", format=module.NAME, lossless=True,

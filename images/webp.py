@@ -11,7 +11,8 @@ import struct
 from dataclasses import dataclass
 
 from images import exif
-from images.model import Finding, Options
+from images.memo import by_identity
+from images.model import Finding, Options, check_pixels
 from shared.errors import InputTooLarge, MalformedInput
 
 NAME = "webp"
@@ -53,6 +54,7 @@ def sniff(head: bytes) -> bool:
     return head[:4] == b"RIFF" and head[8:12] == b"WEBP"
 
 
+@by_identity()
 def parse(data: bytes, max_pixels: int | None = None) -> Parsed:
     """Split the RIFF payload into chunks (and ANMF frames into theirs); MalformedInput on any lie."""
     if len(data) < 12 or not sniff(data):
@@ -97,27 +99,23 @@ def _check(data: bytes, parsed: Parsed, max_pixels: int | None) -> None:
         payload = first.payload(data)
         if len(payload) < _VP8X_SIZE:
             raise MalformedInput("VP8X chunk shorter than 10 bytes")
-        _check_size("canvas", *_canvas(payload[4:10]), max_pixels)
+        check_pixels(*_canvas(payload[4:10]), max_pixels, "canvas")
     for chunk in parsed.chunks:
         if chunk.fourcc == ANMF:
             if chunk.end - chunk.start < 8 + _ANMF_HEADER:
                 raise MalformedInput(f"ANMF chunk at offset {chunk.start} shorter than its 16-byte header")
-            _check_size("animation frame", *_canvas(chunk.payload(data)[6:12]), max_pixels)
+            check_pixels(*_canvas(chunk.payload(data)[6:12]), max_pixels, "animation frame")
     bitstreams = _bitstreams(parsed)
     if not bitstreams:
         raise MalformedInput("no VP8 or VP8L image data")
     for chunk in bitstreams:
-        _check_size("bitstream", *_bitstream_info(data, chunk)[:2], max_pixels)
+        check_pixels(*_bitstream_info(data, chunk)[:2], max_pixels, "bitstream")
 
 
 def _canvas(six: bytes) -> tuple[int, int]:
     """Width and height from two 24-bit little-endian 'minus one' fields (VP8X, ANMF)."""
     return 1 + int.from_bytes(six[:3], "little"), 1 + int.from_bytes(six[3:6], "little")
 
-
-def _check_size(what: str, width: int, height: int, max_pixels: int | None) -> None:
-    if max_pixels is not None and width * height > max_pixels:
-        raise InputTooLarge(f"declared {what} {width}x{height} pixels is over the {max_pixels}-pixel limit")
 
 
 def _flattened(parsed: Parsed) -> list[Chunk]:

@@ -10,7 +10,7 @@ from PIL import Image
 from images import gif, registry
 from images.model import Options
 from imaging import FUZZ, frames, leaks, mutations, stripped_or_refused
-from shared.errors import InputTooLarge, LosslessUnsupported, MalformedInput, ScrubError
+from shared.errors import InputTooLarge, LosslessUnsupported, MalformedInput
 
 XMP_PACKET = (b"<?xpacket begin='' id='W5M0MpCehiHzreSzNTczkc9d'?><x:xmpmeta xmlns:x='adobe:ns:meta/'>"
               b"<rdf:RDF xmlns:rdf='http://www.w3.org/1999/02/22-rdf-syntax-ns#'><rdf:Description "

@@ -11,7 +11,7 @@ from PIL import Image
 from images import exif, registry, webp
 from images.model import Options
 from imaging import FUZZ, displayed_size, frames, full_exif, leaks, mutations, stripped_or_refused
-from shared.errors import InputTooLarge, MalformedInput, ScrubError
+from shared.errors import InputTooLarge, MalformedInput
 
 XMP = b"<x:xmpmeta xmlns:x='adobe:ns:meta/'>secret place</x:xmpmeta>"
 ICC = b"fake-icc-profile" * 9 + b"odd"  # odd length: exercises the pad byte
