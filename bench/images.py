@@ -12,7 +12,7 @@ from pathlib import Path
 from bench.measure import REPO, measure
 
 CORPUS = REPO.parent / "shared" / "corpus"
-FORMATS = ("jpeg", "png", "webp", "gif")
+FORMATS = ("jpeg", "png", "webp", "gif", "heif")
 
 
 def strip_files(*paths: str) -> None:
@@ -35,7 +35,7 @@ def naive_recipe(path: str) -> None:
         clean.save(io.BytesIO(), "JPEG")
 
 
-def _row(case: str, method: str, nbytes: int, result: dict, notes: str = "") -> dict:
+def row(case: str, method: str, nbytes: int, result: dict, notes: str = "") -> dict:
     return {"case": case, "method": method, "MB/s": nbytes / 1e6 / result["seconds"],
             "seconds": result["seconds"], "peak MB": result["peak_mb"], "notes": notes}
 
@@ -51,12 +51,12 @@ def _corpus_rows() -> list[dict]:
             by_format.setdefault(registry.detect(path.read_bytes()).NAME, []).append(path)
         except ScrubError:
             continue
-    for fmt in FORMATS + ("heif",):
+    for fmt in FORMATS:
         paths = by_format.get(fmt, [])
-        if paths and fmt != "heif":  # HEIF rows come from bench.heif
+        if paths:
             nbytes = sum(p.stat().st_size for p in paths)
             result = measure("bench.images:strip_files", *map(str, paths), repeat=5)
-            rows.append(_row(f"corpus {fmt} ({len(paths)} files, {nbytes / 1e6:.1f} MB)", "lossless strip",
+            rows.append(row(f"corpus {fmt} ({len(paths)} files, {nbytes / 1e6:.1f} MB)", "lossless strip",
                              nbytes, result))
     return rows
 
@@ -82,11 +82,11 @@ def run() -> list[dict]:
             nbytes = path.stat().st_size
             case = f"{megapixels} MP JPEG, full EXIF/XMP/ICC/thumbnail ({nbytes / 1e6:.1f} MB)"
             strip = measure("bench.images:strip_files", str(path), repeat=5)
-            rows.append(_row(case, "lossless strip (in process)", nbytes, strip,
+            rows.append(row(case, "lossless strip (in process)", nbytes, strip,
                              f"peak {strip['peak_mb'] / (nbytes / 2**20):.1f}x file size"))
             if megapixels == 12:
                 naive = measure("bench.images:naive_recipe", str(path))
-                rows.append(_row(case, "naive recipe (getdata/putdata)", nbytes, naive,
+                rows.append(row(case, "naive recipe (getdata/putdata)", nbytes, naive,
                                  f"{naive['seconds'] / strip['seconds']:.0f}x slower than the strip"))
                 out = Path(tmp) / "out.jpg"
                 ours = _cli_seconds([sys.executable, "-m", "images", "strip", str(path), "-o", str(out)], out)
