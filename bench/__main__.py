@@ -6,7 +6,7 @@ import os
 import platform
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 TOPICS = ("images", "heif", "video")
@@ -18,7 +18,7 @@ def _machine() -> str:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor() or "unknown CPU")
     mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    ffmpeg = subprocess.run(["ffmpeg", "-version"], capture_output=True, text=True).stdout.split("\n")[0]
+    ffmpeg = subprocess.run(["ffmpeg", "-version"], capture_output=True, text=True, check=False).stdout.split("\n")[0]
     return (f"{cpu}, {os.cpu_count()} cores, {mem_gb:.0f} GiB, {platform.system()} {platform.machine()}, "
             f"Python {platform.python_version()}, {ffmpeg}")
 
@@ -51,7 +51,7 @@ def main(topics: list[str]) -> int:
         rows += _run_topic(topic)
     table = _table(rows)
     print(table)
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     OUT.write_text(f"# Benchmarks\n\nWritten by `make bench` on {stamp}.\n\nMachine: {_machine()}\n\n"
                    f"MB/s is input megabytes (10^6 bytes) per second; peak MB is the peak resident memory the "
                    f"operation added, measured in a fresh process.\n\n{table}\n")

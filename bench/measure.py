@@ -30,7 +30,7 @@ def _peak_rss_kb() -> int:
 def measure(target: str, *args: str, setup: str | None = None, repeat: int = 1) -> dict:
     """Run `module:function(*args)` in a child; returns {'seconds': best of `repeat`, 'peak_mb': ...}."""
     cmd = [sys.executable, "-m", "bench.measure", target, str(repeat), *( [f"--setup={setup}"] if setup else []), *args]
-    out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=1800)
+    out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=1800, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"benchmark {target} failed: {out.stderr.strip()[-500:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])

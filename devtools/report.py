@@ -17,9 +17,9 @@ from pathlib import Path
 
 # exiftool tags that reveal place, device, person or time; structural zero dates do not count.
 _SENSITIVE_GROUP = re.compile(r"^(GPS|XMP|IPTC|Photoshop|MakerNotes|Keys|ItemList|UserData|IFD1|MPF|Apple|"
-                              r"Canon|Nikon|Sony|Samsung|Panasonic|GoPro|DJI)", re.I)
+                              r"Canon|Nikon|Sony|Samsung|Panasonic|GoPro|DJI)", re.IGNORECASE)
 _SENSITIVE_TAG = re.compile(r"GPS|Location|Coordinates|Serial|^Make$|^Model$|Software|DateTimeOriginal|"
-                            r"CreationDate|Comment|Author|Artist|Copyright|Thumbnail|PreviewImage|Owner", re.I)
+                            r"CreationDate|Comment|Author|Artist|Copyright|Thumbnail|PreviewImage|Owner", re.IGNORECASE)
 _DATE_TAGS = re.compile(r"(Create|Modify)Date$")
 _STRUCTURAL_GROUPS = {"ExifTool", "System", "File", "Composite", "ICC_Profile", "ICC-header"}
 
@@ -53,7 +53,7 @@ class FileReport:
 def exiftool_leaks(path: Path) -> list[str]:
     """Privacy-relevant tags exiftool (-ee3: embedded telemetry too) still finds in `path`."""
     out = subprocess.run(["exiftool", "-j", "-G1", "-a", "-u", "-ee3", str(path)],
-                         capture_output=True, text=True, timeout=120)
+                         capture_output=True, text=True, timeout=120, check=False)
     tags = json.loads(out.stdout or "[{}]")[0]
     leaks = []
     for full, value in tags.items():
@@ -102,15 +102,15 @@ def _video_state(path: Path) -> tuple[list[str], str, str]:
     """Stream hashes of the video and audio streams, the rotation, and a first-frame thumbnail."""
     hashes = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-map", "0:V?", "-map", "0:a?",
                              "-c", "copy", "-f", "streamhash", "-hash", "sha256", "-"],
-                            capture_output=True, text=True, timeout=300).stdout.split()
+                            capture_output=True, text=True, timeout=300, check=False).stdout.split()
     probe = json.loads(subprocess.run(["ffprobe", "-v", "error", "-select_streams", "V:0", "-show_streams",
                                        "-of", "json", str(path)], capture_output=True, text=True,
-                                      timeout=60).stdout or "{}")
+                                      timeout=60, check=False).stdout or "{}")
     stream = (probe.get("streams") or [{}])[0]
     rotation = next((str(sd["rotation"]) for sd in stream.get("side_data_list", []) if "rotation" in sd), "0")
     thumb = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-frames:v", "1",
                             "-vf", "scale=240:-2", "-f", "image2pipe", "-c:v", "png", "-"],
-                           capture_output=True, timeout=120).stdout
+                           capture_output=True, timeout=120, check=False).stdout
     return hashes, rotation, base64.b64encode(thumb).decode()
 
 

@@ -23,7 +23,7 @@ import uuid
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 API = "/2018-06-01/runtime"
 INVOCATION_TIMEOUT_S = 900  # Lambda's maximum; the deadline each invocation announces
@@ -67,7 +67,7 @@ class RuntimeApi:
         host, port = self._server.server_address[:2]
         return f"{host}:{port}"
 
-    def __enter__(self) -> RuntimeApi:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 

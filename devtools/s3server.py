@@ -23,6 +23,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 DEFAULT_ACCESS_KEY = "mediascrub-dev"
 DEFAULT_SECRET_KEY = "mediascrub-dev-secret"
@@ -78,7 +79,7 @@ class S3Server:
         return {"AWS_ENDPOINT_URL_S3": self.endpoint, "AWS_ACCESS_KEY_ID": self.access_key,
                 "AWS_SECRET_ACCESS_KEY": self.secret_key, "AWS_DEFAULT_REGION": "us-east-1"}
 
-    def start(self) -> "S3Server":
+    def start(self) -> S3Server:
         """Start (or, after `stop`, restart on the same ports and data) and wait until S3 answers."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.ports = self.ports or dict(zip(_PORT_FLAGS, _free_ports(len(_PORT_FLAGS))))
@@ -144,7 +145,7 @@ class S3Server:
             self.process.kill()
             self.process.wait()
 
-    def __enter__(self) -> "S3Server":
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:

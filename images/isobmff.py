@@ -11,6 +11,7 @@ LosslessUnsupported (the caller may re-encode); limits raise InputTooLarge.
 """
 from __future__ import annotations
 
+import itertools
 import struct
 from dataclasses import dataclass, field
 
@@ -356,7 +357,7 @@ def _resolve_extents(file: File) -> None:
 def _check_overlaps(meta: Meta) -> None:
     spans = sorted((loc.method, e.offset, e.offset + e.length, item_id)
                    for item_id, loc in meta.locations.items() for e in loc.extents)
-    for (method_a, _, end_a, id_a), (method_b, start_b, _, id_b) in zip(spans, spans[1:]):
+    for (method_a, _, end_a, id_a), (method_b, start_b, _, id_b) in itertools.pairwise(spans):
         if method_a == method_b and start_b < end_a:
             raise MalformedInput(f"extents of items {id_a} and {id_b} overlap")
 

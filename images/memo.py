@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import functools
 from collections import deque
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 T = TypeVar("T")
 

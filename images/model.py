@@ -32,7 +32,7 @@ class Options:
             raise ScrubError("MAX_PIXELS must be a positive integer")
 
     @classmethod
-    def from_env(cls) -> "Options":
+    def from_env(cls) -> Options:
         try:
             max_pixels = int(os.environ.get("MAX_PIXELS") or DEFAULT_MAX_PIXELS)
         except ValueError:

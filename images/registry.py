@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import importlib
-import re
 import logging
+import re
 from collections.abc import Iterator
 from types import ModuleType
 

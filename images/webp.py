@@ -156,7 +156,7 @@ def is_lossless(data: bytes) -> bool:
 
 def _tiff(payload: bytes) -> bytes:
     """WebP EXIF chunks hold TIFF bytes; some writers prefix them with 'Exif\\0\\0' anyway."""
-    return payload[len(exif.EXIF_HEADER):] if payload.startswith(exif.EXIF_HEADER) else payload
+    return payload.removeprefix(exif.EXIF_HEADER)
 
 
 def _describe(chunk: Chunk, data: bytes, options: Options) -> list[Finding]:

@@ -14,9 +14,9 @@ import os
 import sys
 import tempfile
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from shared.errors import ScrubError
 
@@ -78,7 +78,7 @@ def _cmd_strip(args: argparse.Namespace, strip_file: StripFile) -> int:
             if names.count(src.name) > 1:
                 raise ScrubError(f"several inputs are named {src.name}; strip them into separate directories")
             outcome = _strip_one(strip_file, src, dst)
-        except Exception as exc:  # every failure becomes one line; the batch goes on
+        except Exception as exc:  # noqa: BLE001 (every failure becomes one line; the batch goes on)
             failed += 1
             print(f"{src}: {_describe(exc)}", file=sys.stderr)
             continue
@@ -95,7 +95,7 @@ def _cmd_inspect(args: argparse.Namespace, inspect_file: InspectFile) -> int:
     for name in args.inputs:
         try:
             reports.append({"file": name, **inspect_file(Path(name))})
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 (every failure becomes one report; the rest go on)
             failed += 1
             reports.append({"file": name, "error": _describe(exc)})
             print(f"{name}: {_describe(exc)}", file=sys.stderr)

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from shared.errors import InvalidConfig
 
@@ -67,7 +67,7 @@ class Config:
         return self.tmp_dir or tempfile.gettempdir()
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Config":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
         env = os.environ if env is None else env
         return cls(
             guard=(env.get("GUARD") or "tag").strip().lower(),

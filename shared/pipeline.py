@@ -16,8 +16,9 @@ response), an exception otherwise (so async retries, the DLQ or the on-failure d
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from shared import events, guard, s3io
 from shared.config import Config
@@ -69,7 +70,7 @@ class Pipeline:
                                   "version": record.version_id, "sequencer": record.sequencer}
         try:
             report.update(self._process(record))
-        except Exception as exc:  # every failure becomes one report; the other records go on
+        except Exception as exc:  # noqa: BLE001 (every failure becomes one report; the other records go on)
             if s3io.is_precondition_failed(exc):
                 report.update(outcome="superseded", reason=f"object changed since the event ({_describe(exc)}); "
                                                            "the newer upload has its own event")

@@ -169,7 +169,7 @@ def _abort(client: Any, ids: dict, cause: BaseException) -> None:
     """Abort a failed upload: nothing half-written stays behind (and the original was never replaced)."""
     try:
         client.abort_multipart_upload(**ids)
-    except Exception as abort_error:
+    except Exception as abort_error:  # noqa: BLE001 (any abort failure is reported with the cause)
         raise ScrubError(f"upload failed ({cause}) and multipart upload {ids['UploadId']} could not be "
                          f"aborted ({abort_error}); an AbortIncompleteMultipartUpload lifecycle rule "
                          "removes such leftovers") from cause

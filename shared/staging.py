@@ -6,10 +6,11 @@ yields the stripped body with the result; temporary files are gone when the `wit
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable, Iterator, Protocol
+from typing import Any, Protocol
 
 from shared import s3io
 from shared.config import MiB

@@ -6,14 +6,13 @@ from __future__ import annotations
 import itertools
 import os
 import subprocess
-from pathlib import Path
 
+import corpus
 import pytest
 
 from devtools.s3server import S3Server
 from shared.s3io import make_client
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 _bucket_numbers = itertools.count()
 
 
@@ -91,3 +90,9 @@ def dirty_video(tmp_path_factory) -> bytes:
     data = path.read_bytes()
     assert len(data) > 5 * 1024 * 1024
     return data
+
+
+@pytest.fixture
+def corpus_required() -> None:
+    """Used by `corpus.params` when there is no corpus: skips (or, in CI, fails) with the reason."""
+    corpus.skip_or_fail()

@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 CORPUS = SHARED / "corpus"
 sys.path.insert(0, str(SHARED / "tools"))
-from sensitive import exiftool_json, sensitive_tags  # noqa: E402  (the independent judge in ../shared)
+from sensitive import exiftool_json, sensitive_tags
 
 
 def corpus_files(*formats: str) -> list[Path]:

@@ -4,10 +4,10 @@ from __future__ import annotations
 import subprocess
 
 import pytest
+from imaging import CORPUS, displayed_size, exiftool_json, frames, sensitive_tags
 
 from devtools import demo, samples
 from devtools.report import write_html
-from imaging import CORPUS, displayed_size, exiftool_json, frames, sensitive_tags
 
 pytestmark = pytest.mark.slow
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from shared.events import ObjectRecord, deliveries
 from devtools.s3events import eventbridge_event, s3_event, s3_record, sns_envelope, sns_event, sqs_event
+from shared.events import ObjectRecord, deliveries
 
 HEAD = {"ETag": '"0123abcd"', "ContentLength": 42, "VersionId": "v-1"}
 KEYS = ["plain.jpg", "my holiday photo.jpg", "1+1=2.jpg", "café/Ünïcødé 東京.heic", "100% real.png",

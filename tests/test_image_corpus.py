@@ -4,10 +4,10 @@ format, same displayed orientation, image data byte-identical."""
 from __future__ import annotations
 
 import pytest
+from imaging import corpus_files, displayed_size, frames, leaks
 
 from images import registry
 from images.model import Options
-from imaging import corpus_files, displayed_size, frames, leaks
 
 FORMATS = ("jpeg", "png", "webp", "gif")
 CORPUS = corpus_files(*FORMATS)

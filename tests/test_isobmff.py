@@ -66,8 +66,9 @@ def _iloc(specs: list[Spec], layout: Layout, mdat_start: int) -> bytes:
 
 
 def synthetic(specs: list[Spec], refs: tuple[tuple[str, int, tuple[int, ...]], ...] = (),
-              layout: Layout = Layout(), extra_meta: bytes = b"", extra_top: bytes = b"", primary: int = 1) -> bytes:
+              layout: Layout | None = None, extra_meta: bytes = b"", extra_top: bytes = b"", primary: int = 1) -> bytes:
     """A structurally valid HEIF-like file (the coded bytes are not real HEVC: the parser never decodes)."""
+    layout = layout or Layout()
     ftyp = box("ftyp", b"heic\x00\x00\x00\x00mif1heic")
     iinf = full_box("iinf", 0, 0, struct.pack(">H", len(specs)) + b"".join(_infe(s) for s in specs))
     iref = full_box("iref", 0, 0, b"".join(

@@ -5,15 +5,22 @@ import io
 
 import pytest
 from hypothesis import given
+from imaging import (
+    FUZZ,
+    app_segment,
+    displayed_size,
+    frames,
+    full_exif,
+    jpeg_with,
+    leaks,
+    mutations,
+    stripped_or_refused,
+)
 from PIL import Image
 
 from images import exif, jpeg, registry
 from images.model import Options
-from imaging import FUZZ, app_segment, displayed_size, frames, full_exif, jpeg_with, leaks, mutations, stripped_or_refused
 from shared.errors import InputTooLarge, MalformedInput, ScrubError
-
-
-
 
 
 def test_every_metadata_class_is_removed_from_a_generated_photo(tmp_path) -> None:

@@ -6,20 +6,20 @@ import json
 import struct
 import subprocess
 import zlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from devtools.s3events import eventbridge_event, s3_event, s3_record, sns_event, sqs_event, uploaded
 from images import handler as image_handler
-from shared.config import MiB, Config
+from shared.config import Config, MiB
 from shared.errors import InvalidConfig
 from shared.events import ObjectRecord, deliveries
 from shared.pipeline import InvocationFailed, LazyHandler, Pipeline
 from shared.routing import IMAGE, VIDEO
 from shared.staging import InMemory, OnDisk
 from tests.conftest import CORPUS
-from devtools.s3events import eventbridge_event, s3_event, s3_record, sns_event, sqs_event, uploaded
 from video import handler as video_handler
 
 pytestmark = pytest.mark.slow
@@ -251,7 +251,7 @@ def test_headers_metadata_and_tags_are_preserved(s3, bucket):
     headers = {"ContentType": "image/jpeg", "CacheControl": "max-age=60", "ContentLanguage": "fr",
                "ContentDisposition": 'attachment; filename="p.jpg"', "ContentEncoding": "identity",
                "StorageClass": "STANDARD_IA", "ServerSideEncryption": "AES256",
-               "Expires": datetime(2031, 1, 2, 3, 4, 5, tzinfo=timezone.utc)}
+               "Expires": datetime(2031, 1, 2, 3, 4, 5, tzinfo=UTC)}
     head = uploaded(s3, bucket, "h.jpg", DIRTY_JPEG, Metadata={"album": "summer", "owner-id": "42"},
                     Tagging="team=photos&stage=raw", **headers)
     image_pipeline(s3).handle(s3_event(s3_record(bucket, "h.jpg", head)))

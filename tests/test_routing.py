@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.routing import (IMAGE, ROUTES, VIDEO, eventbridge_patterns, kind_of, notification_config,
-                            overlapping_rules)
+from shared.routing import IMAGE, ROUTES, VIDEO, eventbridge_patterns, kind_of, notification_config, overlapping_rules
 
 ARNS = {IMAGE: "arn:aws:lambda:us-east-1:123456789012:function:img",
         VIDEO: "arn:aws:lambda:us-east-1:123456789012:function:vid"}

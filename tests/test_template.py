@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 from cfnlint.decode import decode
+from dockerfiles import REPO, Dockerfile
 from samtranslator.translator.transform import transform
 
-from dockerfiles import REPO, Dockerfile
 from shared.routing import IMAGE, VIDEO, notification_config
 
 FUNCTIONS = {IMAGE: "ImageFunction", VIDEO: "VideoFunction"}
@@ -102,14 +102,14 @@ def _allowed(resources: dict, kind: str) -> dict[str, list]:
 
 
 def test_cfn_lint_is_clean():
-    done = subprocess.run([_tool("cfn-lint"), "template.yaml"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    done = subprocess.run([_tool("cfn-lint"), "template.yaml"], cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_sam_validate_lint_is_clean():
     env = {**os.environ, "SAM_CLI_TELEMETRY": "0"}
     done = subprocess.run([_tool("sam"), "validate", "--lint", "--template-file", "template.yaml",
-                           "--region", "us-east-1"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+                           "--region", "us-east-1"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
 
 

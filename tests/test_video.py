@@ -21,8 +21,8 @@ from shared.errors import InputTooLarge, MalformedInput, ScrubError, Unsupported
 from video import classify
 from video.container import matroska_doctype, metadata_items
 from video.plan import plan_strip
-from video.strip import VideoOptions, inspect_file, strip_file
 from video.probe import probe_file
+from video.strip import VideoOptions, inspect_file, strip_file
 from video.verify import parse_hashes, stream_hashes, verify_output
 
 REPO = Path(__file__).resolve().parents[1]
@@ -328,7 +328,7 @@ def _cli(*args: str | Path, env_extra: dict | None = None) -> subprocess.Complet
     import os
     env = dict(os.environ, PYTHONPATH=str(REPO), **(env_extra or {}))
     return subprocess.run([sys.executable, "-m", "video", *map(str, args)], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, check=False)
 
 
 def test_cli_strips_a_batch_and_reports_each_file(samples, tmp_path, judge):

@@ -7,10 +7,10 @@ import csv
 from pathlib import Path
 
 import pytest
+from test_video import av_hashes, brand_or_doctype, load_judge, rotations  # the same judge as the generated cases
 
 from shared.errors import MalformedInput
 from video.strip import VideoOptions, inspect_file, strip_file
-from test_video import av_hashes, brand_or_doctype, load_judge, rotations  # the same judge as the generated cases
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 VIDEO_FORMATS = ("MP4", "MOV", "3GP", "WebM", "Matroska")

@@ -20,13 +20,13 @@ GENERIC_VENDORS = {"[0][0][0][0]", "FFMP"}
 BITEXACT_ENCODER = "Lavf"  # all Matroska writes with -fflags +bitexact: no version, no build
 
 _TAG_CLASSES = (
-    ("location", re.compile(r"location|iso6709|xyz|gps|coordinat|latitude|longitude|altitude", re.I)),
+    ("location", re.compile(r"location|iso6709|xyz|gps|coordinat|latitude|longitude|altitude", re.IGNORECASE)),
     ("device", re.compile(r"make|model|software|firmware|encoder|serial|android|camera|lens|device|"
-                          r"vendor|handler|writing|muxing|original_format", re.I)),
-    ("timestamps", re.compile(r"date|time|year", re.I)),
+                          r"vendor|handler|writing|muxing|original_format", re.IGNORECASE)),
+    ("timestamps", re.compile(r"date|time|year", re.IGNORECASE)),
     ("user_data", re.compile(r"title|comment|artist|author|album|composer|genre|lyrics|copyright|"
                              r"description|keyword|grouping|track|disc|publisher|encoded_by|show|"
-                             r"episode|synopsis|rating|performer|information", re.I)),
+                             r"episode|synopsis|rating|performer|information", re.IGNORECASE)),
 )
 _APPLE_KEYS = "com.apple.quicktime."
 _LANGUAGE_SUFFIX = re.compile(r"-[a-z]{3}$")

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import io
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 from shared.errors import MalformedInput, UnsupportedFormat
 from video.probe import ISO_FAMILY, MATROSKA_FAMILY, SUPPORTED, Probe, not_a_video_image

@@ -6,6 +6,7 @@ failures into typed errors with a one-line reason.
 from __future__ import annotations
 
 import json
+import math
 import re
 import subprocess
 from dataclasses import dataclass
@@ -66,7 +67,7 @@ class Probe:
 def run_tool(args: list[str], timeout: float, what: str) -> subprocess.CompletedProcess:
     """Run ffmpeg/ffprobe with no stdin, captured output and a hard time limit."""
     try:
-        return subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+        return subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
         raise InputTooLarge(f"{what} did not finish within {timeout:g} s (FFMPEG_TIMEOUT)") from None
     except FileNotFoundError:
@@ -124,7 +125,7 @@ def _number(value: object) -> float | None:
         number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return None
-    return number if number == number and number >= 0 else None  # NaN and negatives are "unknown"
+    return number if not math.isnan(number) and number >= 0 else None  # NaN and negatives are "unknown"
 
 
 def _frame_seconds(raw: dict) -> float | None:

@@ -41,7 +41,7 @@ class VideoOptions:
             raise ScrubError(f"FFMPEG_TIMEOUT must be a positive number of seconds, not {self.timeout_seconds!r}")
 
     @classmethod
-    def from_env(cls) -> "VideoOptions":
+    def from_env(cls) -> VideoOptions:
         raw_timeout = os.environ.get("FFMPEG_TIMEOUT", "").strip() or str(DEFAULT_TIMEOUT_SECONDS)
         try:
             timeout = float(raw_timeout)
