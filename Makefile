@@ -42,7 +42,7 @@ $(SAM_VENV)/.installed: Makefile
 setup: apt $(VENV)/.installed $(SAM_VENV)/.installed ## set up everything: apt packages, .venv and .venv-sam
 
 .PHONY: test
-test: setup ## run the whole test suite
+test: setup lint ## run the lint gate (make lint), then the whole test suite
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 .PHONY: demo

@@ -135,6 +135,8 @@ def _item_findings(file: isobmff.File, item_id: int, options: Options, thumbnail
 
 def _orientation(file: isobmff.File, options: Options) -> list[Finding]:
     """The primary image's irot/imir, as the EXIF Orientation with the same effect (kept unless baked)."""
+    if file.meta.primary is None:
+        return []
     matrix = ((1, 0), (0, 1))
     for _, prop in file.item_properties(file.meta.primary):
         if prop.type in ("irot", "imir") and prop.end > prop.body:

@@ -342,9 +342,11 @@ def _resolve_extents(file: File) -> None:
     """Bounds-check every extent; length 0 means 'to the end of the file / idat' and is made explicit."""
     meta = file.meta
     for item_id, location in meta.locations.items():
-        if location.method == 1 and meta.idat is None:
-            raise MalformedInput(f"item {item_id} points into a missing idat box")
-        limit = meta.idat.end - meta.idat.body if location.method == 1 else len(file.data)
+        limit = len(file.data)
+        if location.method == 1:
+            if meta.idat is None:
+                raise MalformedInput(f"item {item_id} points into a missing idat box")
+            limit = meta.idat.end - meta.idat.body
         extents = []
         for e in location.extents:
             extent = Extent(e.offset, e.length or limit - e.offset) if len(location.extents) == 1 else e
@@ -419,7 +421,7 @@ def _meta(file: File, edit: _Edit, mdat_start: int) -> bytes:
             id_size = 2 if meta.iinf_version == 0 else 4
             entries = b"".join(meta.items[i].infe.raw(data) for i in keep)
             parts.append(full_box("iinf", meta.iinf_version, 0, _uint(len(keep), id_size) + entries))
-        elif child.type == "pitm":
+        elif child.type == "pitm" and meta.primary is not None:
             wide = meta.primary > 0xFFFF
             parts.append(full_box("pitm", int(wide), 0, _uint(meta.primary, 4 if wide else 2)))
         elif child.type == "iloc":
@@ -428,7 +430,7 @@ def _meta(file: File, edit: _Edit, mdat_start: int) -> bytes:
             parts.append(_iref(meta, edit.drop))
         elif child.type == "iprp":
             parts.append(box("iprp", _ipco(file, edit.blank) + _ipma(meta, keep, edit.blank)))
-        elif child.type == "idat":
+        elif child.type == "idat" and meta.idat is not None:
             idat = meta.idat.body
             parts.append(box("idat", b"".join(data[idat + e.offset:idat + e.offset + e.length]
                                               for e in _extents(file, keep, 1))))

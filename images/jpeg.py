@@ -187,7 +187,8 @@ def strip(data: bytes, options: Options) -> bytes:
     orientation = _kept_orientation(data, parsed, options)
     wrote_orientation = orientation is None
     for seg in parsed.segments:
-        if not wrote_orientation and not (seg.marker == 0xE0 and _keeps(seg, data, options)):
+        keeps_jfif = seg.marker == 0xE0 and _keeps(seg, data, options)
+        if orientation is not None and not wrote_orientation and not keeps_jfif:
             out.append(_app_segment(0xE1, exif.EXIF_HEADER + exif.minimal_tiff(orientation)))
             wrote_orientation = True
         if not _keeps(seg, data, options):

@@ -110,7 +110,9 @@ notification-config: setup ## print the bucket notification JSON from the routin
 	@$(PY) -m shared.routing notification-config --image-function-arn $(IMAGE_FUNCTION_ARN) \
 		--video-function-arn $(VIDEO_FUNCTION_ARN) $(if $(PREFIX),--prefix $(PREFIX)) --bucket $(BUCKET)
 
-lint: setup ## hadolint both Dockerfiles, cfn-lint and `sam validate --lint` the template (offline)
+lint: setup ## ruff and mypy, hadolint both Dockerfiles, cfn-lint and `sam validate --lint` the template (offline)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(VENV)/bin/hadolint Dockerfile.image Dockerfile.video
 	$(VENV)/bin/cfn-lint template.yaml
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --template-file template.yaml --region $(or $(AWS_REGION),us-east-1)

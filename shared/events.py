@@ -69,6 +69,10 @@ def _sqs_delivery(message: dict) -> Delivery:
     return delivery
 
 
+class _BadShape(ValueError):
+    """The payload is not shaped like an event this function understands (says which part and why)."""
+
+
 def _read(payload: object) -> Delivery:
     delivery = Delivery()
     _collect(payload, delivery)
@@ -78,64 +82,94 @@ def _read(payload: object) -> Delivery:
 def _collect(payload: object, into: Delivery) -> None:
     """Add the records of one S3 notification, SNS envelope, EventBridge event or S3 test event."""
     try:
-        if payload.get("Event") == "s3:TestEvent":
+        event = _object(payload, "event")
+        if event.get("Event") == "s3:TestEvent":
             return
-        if "detail-type" in payload:
-            into.records.append(_eventbridge(payload))
-        elif "Type" in payload and "Message" in payload:  # SNS message as SQS delivers it (raw delivery off)
-            _collect(json.loads(payload["Message"]), into)
+        if "detail-type" in event:
+            into.records.append(_eventbridge(event))
+        elif "Type" in event and "Message" in event:  # SNS message as SQS delivers it (raw delivery off)
+            _collect(_json(_text(event, "Message")), into)
         else:
-            for record in payload["Records"]:
+            records = event.get("Records")
+            if not isinstance(records, list):
+                raise _BadShape("no 'Records' list")
+            for record in records:
                 _collect_record(record, into)
-    except _BAD_SHAPE as exc:
+    except _BadShape as exc:
         into.errors.append(_unreadable(exc))
 
 
-def _collect_record(record: dict, into: Delivery) -> None:
+def _collect_record(payload: object, into: Delivery) -> None:
     try:
+        record = _object(payload, "record")
         if record.get("EventSource") == "aws:sns":
-            _collect(json.loads(record["Sns"]["Message"]), into)
+            _collect(_json(_text(_object(record.get("Sns"), "Sns"), "Message")), into)
         else:
             into.records.append(_s3_record(record))
-    except _BAD_SHAPE as exc:
+    except _BadShape as exc:
         into.errors.append(_unreadable(exc))
 
 
-_BAD_SHAPE = (AttributeError, KeyError, TypeError, ValueError)  # json.JSONDecodeError is a ValueError
+def _unreadable(exc: _BadShape) -> str:
+    return f"not an S3 event record this function understands ({exc})"
 
 
-def _unreadable(exc: Exception) -> str:
-    return f"not an S3 event record this function understands ({type(exc).__name__}: {exc})"
+def _object(value: object, what: str) -> dict:
+    if not isinstance(value, dict):
+        raise _BadShape(f"{what} is a {type(value).__name__}, not a JSON object")
+    return value
+
+
+def _text(parent: dict, name: str) -> str:
+    value = parent.get(name)
+    if not isinstance(value, str) or not value:
+        raise _BadShape(f"{name!r} is missing or not a string")
+    return value
+
+
+def _optional_text(parent: dict, name: str) -> str | None:
+    value = parent.get(name)
+    if value is not None and not isinstance(value, str):
+        raise _BadShape(f"{name!r} is not a string")
+    return value or None
+
+
+def _json(text: str) -> object:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _BadShape(f"embedded message is not JSON ({exc.msg})") from None
 
 
 def _s3_record(record: dict) -> ObjectRecord:
-    s3 = record["s3"]
-    obj = s3["object"]
+    s3 = _object(record.get("s3"), "s3")
+    obj = _object(s3.get("object"), "s3.object")
     return ObjectRecord(
-        bucket=s3["bucket"]["name"],
-        key=unquote_plus(obj["key"]),
-        version_id=obj.get("versionId") or None,
-        etag=_quoted(obj.get("eTag")),
-        size=_int_or_none(obj.get("size")),
-        sequencer=obj.get("sequencer"),
-        event_name=record.get("eventName", ""),
+        bucket=_text(_object(s3.get("bucket"), "s3.bucket"), "name"),
+        key=unquote_plus(_text(obj, "key")),
+        version_id=_optional_text(obj, "versionId"),
+        etag=_quoted(_optional_text(obj, "eTag")),
+        size=_size(obj.get("size")),
+        sequencer=_optional_text(obj, "sequencer"),
+        event_name=_optional_text(record, "eventName") or "",
     )
 
 
 def _eventbridge(event: dict) -> ObjectRecord:
     if event["detail-type"] != "Object Created":
-        raise ValueError(f"EventBridge detail-type {event['detail-type']!r} is not 'Object Created'")
-    detail = event["detail"]
-    obj = detail["object"]
+        raise _BadShape(f"EventBridge detail-type {event['detail-type']!r} is not 'Object Created'")
+    detail = _object(event.get("detail"), "detail")
+    obj = _object(detail.get("object"), "detail.object")
+    key = _text(obj, "key")
     return ObjectRecord(
-        bucket=detail["bucket"]["name"],
-        key=obj["key"],
-        version_id=obj.get("version-id") or None,
-        etag=_quoted(obj.get("etag")),
-        size=_int_or_none(obj.get("size")),
-        sequencer=obj.get("sequencer"),
-        event_name=f"EventBridge:{detail.get('reason', 'Object Created')}",
-        alternate_key=unquote_plus(obj["key"]) if unquote_plus(obj["key"]) != obj["key"] else None,
+        bucket=_text(_object(detail.get("bucket"), "detail.bucket"), "name"),
+        key=key,
+        version_id=_optional_text(obj, "version-id"),
+        etag=_quoted(_optional_text(obj, "etag")),
+        size=_size(obj.get("size")),
+        sequencer=_optional_text(obj, "sequencer"),
+        event_name=f"EventBridge:{_optional_text(detail, 'reason') or 'Object Created'}",
+        alternate_key=unquote_plus(key) if unquote_plus(key) != key else None,
     )
 
 
@@ -146,5 +180,12 @@ def _quoted(etag: str | None) -> str | None:
     return etag if etag.startswith('"') else f'"{etag}"'
 
 
-def _int_or_none(value: object) -> int | None:
-    return int(value) if value is not None else None
+def _size(value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise _BadShape(f"object size {value!r} is not a number")
+    try:
+        return int(value)
+    except ValueError:
+        raise _BadShape(f"object size {value!r} is not a number") from None

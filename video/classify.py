@@ -87,8 +87,8 @@ def findings(probe: Probe, boxes: list[str]) -> dict[str, list[str]]:
     for (name, detail), where in places.items():
         found[name].append(f"{detail} ({', '.join(where)})")
     for stream in probe.streams:
-        if name := _stream_class(stream):
-            found[name].append(_stream_detail(stream))
+        if stream_class := _stream_class(stream):
+            found[stream_class].append(_stream_detail(stream))
     found["chapters"] += [f"chapter: {_short(title)}" for title in probe.chapters]
     if boxes:
         found["user_data"].append("metadata boxes: " + ", ".join(boxes))
