@@ -3,17 +3,13 @@ a boto3 client for it, a fresh bucket per test; and moto's server mode for the f
 (SSE-KMS, S3's 10-tag limit). Clients find the servers through boto3's own AWS_ENDPOINT_URL_S3."""
 from __future__ import annotations
 
-import itertools
-import os
 import subprocess
 
-import corpus
 import pytest
 
 from devtools.s3server import S3Server
+from pipelinekit import new_bucket
 from shared.s3io import make_client
-
-_bucket_numbers = itertools.count()
 
 
 @pytest.fixture(scope="session")
@@ -36,14 +32,6 @@ def s3_env(s3_server: S3Server):
 @pytest.fixture(scope="session")
 def s3(s3_env):
     return make_client()
-
-
-def new_bucket(client, versioned: bool = False) -> str:
-    name = f"test-{os.getpid()}-{next(_bucket_numbers)}"
-    client.create_bucket(Bucket=name)
-    if versioned:
-        client.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
-    return name
 
 
 @pytest.fixture
@@ -91,8 +79,3 @@ def dirty_video(tmp_path_factory) -> bytes:
     assert len(data) > 5 * 1024 * 1024
     return data
 
-
-@pytest.fixture
-def corpus_required() -> None:
-    """Used by `corpus.params` when there is no corpus: skips (or, in CI, fails) with the reason."""
-    corpus.skip_or_fail()

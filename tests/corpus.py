@@ -20,8 +20,12 @@ def available() -> bool:
     return (CORPUS / "MANIFEST.tsv").is_file()
 
 
+def _required() -> bool:
+    return os.environ.get("MEDIASCRUB_REQUIRE_CORPUS") == "1"
+
+
 def skip_or_fail() -> None:
-    if os.environ.get("MEDIASCRUB_REQUIRE_CORPUS") == "1":
+    if _required():
         pytest.fail(MISSING + " and MEDIASCRUB_REQUIRE_CORPUS=1")
     pytest.skip(MISSING)
 
@@ -39,10 +43,12 @@ def read(name: str) -> bytes:
 
 def params(select: Callable[[Path], bool]) -> list:
     """pytest parameters, one per corpus file that `select` accepts (ids: file names). Without a corpus:
-    one parameter that skips with the reason (or fails under MEDIASCRUB_REQUIRE_CORPUS=1), so the
-    report shows why instead of an empty parameter set."""
+    one parameter that skips with the reason, so the report shows why instead of an empty parameter set
+    (under MEDIASCRUB_REQUIRE_CORPUS=1, an error at collection instead)."""
     if not available():
-        return [pytest.param(None, id="no-corpus", marks=pytest.mark.usefixtures("corpus_required"))]
+        if _required():
+            raise RuntimeError(MISSING + " and MEDIASCRUB_REQUIRE_CORPUS=1")
+        return [pytest.param(None, id="no-corpus", marks=pytest.mark.skip(reason=MISSING))]
     return [pytest.param(p, id=p.name) for p in sorted(CORPUS.iterdir())
             if p.name != "MANIFEST.tsv" and select(p)]
 

@@ -4,44 +4,46 @@ from __future__ import annotations
 import hashlib
 import io
 import struct
-import sys
 from pathlib import Path
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageOps
 
+import corpus
 from devtools.samples import full_exif  # noqa: F401  (re-exported for the tests)
+from judge import leaks_in_file
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-CORPUS = SHARED / "corpus"
-sys.path.insert(0, str(SHARED / "tools"))
-from sensitive import exiftool_json, sensitive_tags
 
 
-def corpus_files(*formats: str) -> list[Path]:
-    """Corpus files whose content (magic bytes, not extension) is one of `formats`."""
+def image_format(path: Path) -> str | None:
+    """The format the registry detects from the bytes of `path` (never its extension), or None."""
     from images import registry
     from shared.errors import ScrubError
 
-    picked = []
-    for path in sorted(CORPUS.iterdir()):
-        if path.name == "MANIFEST.tsv":
-            continue
-        try:
-            if registry.detect(path.read_bytes()).NAME in formats:
-                picked.append(path)
-        except ScrubError:
-            continue
-    return picked
+    try:
+        return registry.detect(path.read_bytes()).NAME
+    except ScrubError:
+        return None
+
+
+def corpus_image_paths(*formats: str) -> list[Path]:
+    """The corpus files whose content is one of `formats` (skips the calling test without a corpus)."""
+    corpus.path("MANIFEST.tsv")
+    return [p for p in sorted(corpus.CORPUS.iterdir()) if p.name != "MANIFEST.tsv" and image_format(p) in formats]
+
+
+def corpus_images(*formats: str) -> list:
+    """pytest parameters: the corpus files whose content is one of `formats` (skips without a corpus)."""
+    return corpus.params(lambda p: image_format(p) in formats)
 
 
 def leaks(data: bytes, tmp_path: Path, suffix: str) -> dict:
-    """Privacy-relevant tags exiftool still finds in `data`."""
+    """Privacy-relevant tags exiftool still finds in `data` (the tests' own judge)."""
     out = tmp_path / f"judged{suffix}"
     out.write_bytes(data)
-    return sensitive_tags(exiftool_json(str(out)))
+    return leaks_in_file(str(out))
 
 
 def frames(data: bytes) -> list[tuple[str, tuple[int, int], str]]:

@@ -41,8 +41,11 @@ REVEALING_NAME = re.compile(
 # Names matched above that are structure, not identity.
 STRUCTURAL_NAMES = {
     "ExifByteOrder", "Orientation", "CompressorName", "HandlerType", "HandlerVendorID", "VendorID",
-    "SampleDescription", "TrackLanguage", "MediaDataSize", "MediaDataOffset", "ProfileDescription",
+    "SampleDescription", "SampleGroupDescription", "TrackLanguage", "MediaDataSize", "MediaDataOffset",
+    "ProfileDescription",
 }
+# The muxer name ffmpeg itself writes into a remuxed Matroska/WebM file: names no person or device.
+OWN_MUXER = "Lavf"
 # exiftool's container dates: structural when zeroed (1904/1970 epochs, all zeros).
 CONTAINER_DATE = re.compile(r"(Create|Modify)Date$")
 ZEROED_DATE = re.compile(r"^(0000|1904:01:01 00:00:00|1970:01:01 00:00:00|0$)")
@@ -70,6 +73,8 @@ def is_leak(group: str, name: str, value: Any) -> bool:
     if IGNORED_GROUPS.match(group):
         return group == "File" and name == "Comment"  # a JPEG COM or GIF comment surfaces here
     if name in STRUCTURAL_NAMES:
+        return False
+    if name in ("MuxingApp", "WritingApp") and value == OWN_MUXER:
         return False
     if name == "HandlerDescription":
         return not GENERIC_HANDLER.match(str(value).strip())

@@ -18,9 +18,10 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
-from dockerfiles import REPO, Dockerfile
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+
+from dockerfiles import REPO, Dockerfile
 
 
 @dataclass(frozen=True)

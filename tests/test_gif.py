@@ -5,11 +5,11 @@ import io
 
 import pytest
 from hypothesis import given
-from imaging import FUZZ, frames, leaks, mutations, stripped_or_refused
 from PIL import Image
 
 from images import gif, registry
 from images.model import Options
+from imaging import FUZZ, frames, leaks, mutations, stripped_or_refused
 from shared.errors import InputTooLarge, LosslessUnsupported, MalformedInput
 
 XMP_PACKET = (b"<?xpacket begin='' id='W5M0MpCehiHzreSzNTczkc9d'?><x:xmpmeta xmlns:x='adobe:ns:meta/'>"

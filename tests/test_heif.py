@@ -9,15 +9,16 @@ import sys
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from imaging import CORPUS, REPO, corpus_files, displayed_size, exiftool_json, frames, full_exif, leaks
 from PIL import Image
 
+import corpus
 from images import heif, isobmff, registry
 from images.isobmff import box
 from images.model import Options
+from imaging import REPO, corpus_image_paths, corpus_images, displayed_size, frames, full_exif, leaks
+from judge import exiftool_tags
 from shared.errors import InputTooLarge, LosslessUnsupported, MalformedInput, ScrubError
 
-CORPUS_HEIF = corpus_files("heif")
 XMP = (b'<?xpacket begin=""?><x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/'
        b'02/22-rdf-syntax-ns#"><rdf:Description xmlns:dc="http://purl.org/dc/elements/1.1/" dc:creator="Jane Doe" '
        b'xmlns:exif="http://ns.adobe.com/exif/1.0/" exif:GPSLatitude="48,51.5N"/></rdf:RDF></x:xmpmeta>'
@@ -88,10 +89,11 @@ def grid_of(data: bytes, columns: int, tile: tuple[int, int]) -> bytes:
 
 
 def test_corpus_has_heic_and_avif() -> None:
-    assert {p.suffix for p in CORPUS_HEIF} >= {".heic", ".avif"} and len(CORPUS_HEIF) >= 7
+    heif_files = corpus_image_paths("heif")
+    assert {p.suffix for p in heif_files} >= {".heic", ".avif"} and len(heif_files) >= 7
 
 
-@pytest.mark.parametrize("path", CORPUS_HEIF, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", corpus_images("heif"))
 def test_corpus_file_is_clean_identical_and_upright(path, tmp_path) -> None:
     data = path.read_bytes()
     result = registry.strip(data)
@@ -104,7 +106,7 @@ def test_corpus_file_is_clean_identical_and_upright(path, tmp_path) -> None:
 
 
 def test_both_views_of_a_spatial_photo_lose_their_exif_and_xmp() -> None:
-    data = (CORPUS / "spatial_photo.heic").read_bytes()
+    data = corpus.path("spatial_photo.heic").read_bytes()
     removed = registry.strip(data).removed
     assert {d for d in removed["camera"] if d.startswith("EXIF Model")} == {
         "EXIF Model (HEIC Exif item 54)", "EXIF Model (HEIC Exif item 55)"}
@@ -112,12 +114,12 @@ def test_both_views_of_a_spatial_photo_lose_their_exif_and_xmp() -> None:
 
 
 def test_exif_stored_in_a_second_mdat_is_removed_and_one_mdat_remains() -> None:
-    out = registry.strip((CORPUS / "exif-at-eof.heic").read_bytes()).data
+    out = registry.strip(corpus.path("exif-at-eof.heic").read_bytes()).data
     assert [b.type for b in isobmff.parse(out).top] == ["ftyp", "meta", "mdat"]
 
 
 def test_grid_tiles_and_rotation_survive_and_are_reported() -> None:
-    data = (CORPUS / "arrow.heic").read_bytes()
+    data = corpus.path("arrow.heic").read_bytes()
     report = registry.inspect(data)
     assert report["keeps"]["orientation"] == ["Orientation=6 (HEIC irot/imir of the primary image)"]
     assert "icc" in report["keeps"] and "thumbnails" in report["removes"]
@@ -134,7 +136,7 @@ def test_generated_grid_keeps_its_tiles_and_pixels(tmp_path) -> None:
 
 
 def test_thumbnails_can_be_kept() -> None:
-    data = (CORPUS / "arrow.heic").read_bytes()
+    data = corpus.path("arrow.heic").read_bytes()
     result = registry.strip(data, Options(keep_heif_thumbnails=True))
     assert any(r.kind == "thmb" for r in isobmff.parse(result.data).meta.references)
     assert result.kept["thumbnails"] and frames(result.data) == frames(data)
@@ -143,11 +145,11 @@ def test_thumbnails_can_be_kept() -> None:
 def _icc_tags(data: bytes, tmp_path) -> list[str]:
     path = tmp_path / "icc.heic"
     path.write_bytes(data)
-    return [tag for tag in exiftool_json(str(path)) if tag.startswith("ICC")]
+    return [tag for tag in exiftool_tags(str(path)) if tag.startswith("ICC")]
 
 
 def test_keep_icc_false_removes_the_icc_colour_property(tmp_path) -> None:
-    data = (CORPUS / "IMG_1034.heic").read_bytes()
+    data = corpus.path("IMG_1034.heic").read_bytes()
     result = registry.strip(data, Options(keep_icc=False))
     assert result.removed["icc"] and _icc_tags(data, tmp_path) and not _icc_tags(result.data, tmp_path)
     colours = [p for p in isobmff.parse(result.data).meta.properties if p.type == "colr"]
@@ -156,9 +158,9 @@ def test_keep_icc_false_removes_the_icc_colour_property(tmp_path) -> None:
 
 
 def test_inspect_names_avif_and_heic() -> None:
-    avif = registry.inspect((CORPUS / "dirty.avif").read_bytes())
+    avif = registry.inspect(corpus.path("dirty.avif").read_bytes())
     assert avif["format"] == "heif" and all("AVIF" in d for d in avif["removes"]["xmp"])
-    heic = registry.inspect((CORPUS / "IMG_1034.heic").read_bytes())
+    heic = registry.inspect(corpus.path("IMG_1034.heic").read_bytes())
     assert "EXIF Model (HEIC Exif item 51)" in heic["removes"]["camera"]
 
 
@@ -226,7 +228,7 @@ def test_avif_re_encode_keeps_the_rotation_as_irot() -> None:
 
 
 def test_cli_strips_heic_and_avif_through_the_registry(tmp_path) -> None:
-    sources = [CORPUS / "Irvine_CA.avif", CORPUS / "xiaomi.heic"]
+    sources = [corpus.path("Irvine_CA.avif"), corpus.path("xiaomi.heic")]
     run = subprocess.run([sys.executable, "-m", "images", "strip", *map(str, sources), "-o", str(tmp_path)],
                          cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
     assert run.returncode == 0, run.stderr
@@ -249,7 +251,7 @@ def test_sniff_accepts_heif_brands_but_not_video(head, expected) -> None:
 
 @pytest.mark.parametrize("cut", [12, 100, 1000, -10])
 def test_truncated_file_is_refused(cut) -> None:
-    data = (CORPUS / "dirty.avif").read_bytes()
+    data = corpus.path("dirty.avif").read_bytes()
     with pytest.raises(MalformedInput):
         registry.strip(data[:cut])
 

@@ -7,9 +7,10 @@ import subprocess
 import sys
 
 import pytest
-from imaging import CORPUS, REPO, full_exif, jpeg_with
 
+import corpus
 from images import registry
+from imaging import REPO, full_exif, jpeg_with
 from shared.errors import MalformedInput, UnsupportedFormat
 
 
@@ -21,7 +22,7 @@ def images_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProce
 @pytest.mark.parametrize("name, what", [("001.tif", "TIFF"), ("DNG.dng", "TIFF"), ("dirty.jxl", "JPEG XL")])
 def test_formats_not_handled_get_a_clear_unsupported_error(name, what) -> None:
     with pytest.raises(UnsupportedFormat, match=what):
-        registry.strip((CORPUS / name).read_bytes())
+        registry.strip(corpus.read(name))
 
 
 @pytest.mark.parametrize("data", [b"", b"hello world, not an image at all"])
@@ -32,7 +33,7 @@ def test_empty_or_unknown_content_is_refused(data) -> None:
 
 def test_lying_extension_is_handled_by_content_and_reported(tmp_path) -> None:
     out = tmp_path / "out.nef"
-    result = images_cli("strip", str(CORPUS / "Issue_247-1.nef"), "-o", str(out))
+    result = images_cli("strip", str(corpus.path("Issue_247-1.nef")), "-o", str(out))
     assert result.returncode == 0, result.stderr
     assert "extension .nef but content is jpeg" in result.stdout
     assert out.read_bytes()[:3] == b"\xff\xd8\xff"

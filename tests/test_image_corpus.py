@@ -4,21 +4,21 @@ format, same displayed orientation, image data byte-identical."""
 from __future__ import annotations
 
 import pytest
-from imaging import corpus_files, displayed_size, frames, leaks
 
 from images import registry
 from images.model import Options
+from imaging import corpus_image_paths, corpus_images, displayed_size, frames, leaks
 
 FORMATS = ("jpeg", "png", "webp", "gif")
-CORPUS = corpus_files(*FORMATS)
+CORPUS = corpus_images(*FORMATS)
 
 
 @pytest.mark.parametrize("fmt, at_least", [("jpeg", 10), ("png", 3), ("webp", 4), ("gif", 3)])
 def test_corpus_has_each_format(fmt, at_least) -> None:
-    assert len(corpus_files(fmt)) >= at_least
+    assert len(corpus_image_paths(fmt)) >= at_least
 
 
-@pytest.mark.parametrize("path", CORPUS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", CORPUS)
 def test_corpus_file_is_clean_identical_and_upright(path, tmp_path) -> None:
     data = path.read_bytes()
     module = registry.detect(data)

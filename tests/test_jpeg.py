@@ -5,6 +5,10 @@ import io
 
 import pytest
 from hypothesis import given
+from PIL import Image
+
+from images import exif, jpeg, registry
+from images.model import Options
 from imaging import (
     FUZZ,
     app_segment,
@@ -16,10 +20,6 @@ from imaging import (
     mutations,
     stripped_or_refused,
 )
-from PIL import Image
-
-from images import exif, jpeg, registry
-from images.model import Options
 from shared.errors import InputTooLarge, MalformedInput, ScrubError
 
 

@@ -2,9 +2,7 @@
 session by conftest.py), with real event JSON, the real strippers and exiftool as the judge."""
 from __future__ import annotations
 
-import json
 import struct
-import subprocess
 import zlib
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,64 +11,26 @@ import pytest
 
 from devtools.s3events import eventbridge_event, s3_event, s3_record, sns_event, sqs_event, uploaded
 from images import handler as image_handler
+from pipelinekit import (
+    CORRUPT_JPEG,
+    DIRTY_JPEG,
+    DIRTY_PNG,
+    body,
+    gps_tags,
+    handler,
+    image_pipeline,
+    logged,
+    tags,
+    the_record,
+)
 from shared.config import Config, MiB
 from shared.errors import InvalidConfig
-from shared.events import ObjectRecord, deliveries
-from shared.pipeline import InvocationFailed, LazyHandler, Pipeline
-from shared.routing import IMAGE, VIDEO
-from shared.staging import InMemory, OnDisk
-from tests.conftest import CORPUS
+from shared.pipeline import InvocationFailed, Pipeline
+from shared.routing import VIDEO
+from shared.staging import OnDisk
 from video import handler as video_handler
 
 pytestmark = pytest.mark.slow
-
-DIRTY_JPEG = (CORPUS / "DSCN0010.jpg").read_bytes()  # GPS, camera, maker notes, thumbnail, XMP
-DIRTY_PNG = (CORPUS / "png_with_exif_and_gps.png").read_bytes()
-CORRUPT_JPEG = b"\xff\xd8\xff\xe1\x00\x10Exif\x00\x00broken" + bytes(64)
-
-
-def gps_tags(data: bytes) -> list[str]:
-    """GPS/location tags exiftool (the independent judge) finds in `data`, telemetry included."""
-    done = subprocess.run(["exiftool", "-j", "-a", "-G1", "-ee3", "-"], input=data, capture_output=True, check=True)
-    (tags,) = json.loads(done.stdout)
-    return [name for name in tags if "GPS" in name or "Location" in name]
-
-
-def body(s3, bucket: str, key: str, **pin) -> bytes:
-    return s3.get_object(Bucket=bucket, Key=key, **pin)["Body"].read()
-
-
-def tags(s3, bucket: str, key: str, **pin) -> dict[str, str]:
-    return {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=bucket, Key=key, **pin)["TagSet"]}
-
-
-def handler(module, monkeypatch: pytest.MonkeyPatch, **env: str) -> LazyHandler:
-    """A fresh (cold) handler of `module` with `env` set, as a new Lambda container would start."""
-    for name in ("GUARD", "SOURCE_PREFIX", "DEST_PREFIX", "DEST_BUCKET", "DELETE_ORIGINAL_VERSION"):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    return LazyHandler(module.build)
-
-
-def image_pipeline(s3, strip=None, **settings) -> Pipeline:
-    """The image pipeline with an optional wrapper around the real stripper (to act mid-strip)."""
-    from images.registry import strip as real_strip
-
-    config = Config(**settings)
-    run = (lambda data: strip(real_strip(data))) if strip else real_strip
-    return Pipeline(IMAGE, config, s3, InMemory(run, config.max_image_bytes))
-
-
-def the_record(event: dict) -> ObjectRecord:
-    (delivery,) = deliveries(event)
-    (record,) = delivery.records
-    return record
-
-
-def logged(capsys) -> list[dict]:
-    return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
-
 
 KEYS = ["my holiday photo.jpg", "1+1=2.JPG", "café/Ünïcødé 東京.jpeg", "100% real.jpg", "a%2Bb+c.jpg"]
 
@@ -349,7 +309,7 @@ def test_video_that_cannot_fit_in_ephemeral_storage(s3, bucket, monkeypatch, tmp
 def test_image_over_the_memory_limit(s3, bucket, monkeypatch):
     head = uploaded(s3, bucket, "huge.jpg", DIRTY_JPEG)
     with pytest.raises(InvocationFailed, match="MAX_IMAGE_MB"):
-        handler(image_handler, monkeypatch, MAX_IMAGE_MB="0.05")(s3_event(s3_record(bucket, "huge.jpg", head)))
+        handler(image_handler, monkeypatch, MAX_IMAGE_MB="0.02")(s3_event(s3_record(bucket, "huge.jpg", head)))
     assert body(s3, bucket, "huge.jpg") == DIRTY_JPEG
 
 

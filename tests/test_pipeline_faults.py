@@ -18,13 +18,12 @@ from botocore.exceptions import ConnectionClosedError
 
 from devtools.s3events import s3_event, s3_record, uploaded
 from devtools.s3server import S3Server
+from pipelinekit import DIRTY_JPEG, body, gps_tags, image_pipeline, new_bucket, tags, the_record
 from shared.config import Config, MiB
 from shared.pipeline import Pipeline
 from shared.routing import IMAGE, VIDEO
 from shared.s3io import make_client
 from shared.staging import InMemory, OnDisk
-from tests.conftest import new_bucket
-from tests.test_pipeline import DIRTY_JPEG, body, gps_tags, image_pipeline, tags, the_record
 
 pytestmark = pytest.mark.slow
 

@@ -7,11 +7,11 @@ import zlib
 
 import pytest
 from hypothesis import given
-from imaging import FUZZ, displayed_size, frames, full_exif, leaks, mutations, stripped_or_refused
 from PIL import Image, PngImagePlugin
 
 from images import exif, png, registry
 from images.model import Options
+from imaging import FUZZ, displayed_size, frames, full_exif, leaks, mutations, stripped_or_refused
 from shared.errors import InputTooLarge, MalformedInput, ScrubError
 
 

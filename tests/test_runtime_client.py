@@ -20,11 +20,11 @@ import threading
 from pathlib import Path
 
 import pytest
-from dockerfiles import REPO, Dockerfile
 
 from deploy.invoke import main as invoke_main
 from devtools.runtime_api import API, RuntimeApi, run_handler
 from devtools.s3events import s3_event, s3_record
+from dockerfiles import REPO, Dockerfile
 from shared.events import deliveries
 
 TEST_EVENT = {"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "media"}

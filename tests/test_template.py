@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 from cfnlint.decode import decode
-from dockerfiles import REPO, Dockerfile
 from samtranslator.translator.transform import transform
 
+from dockerfiles import REPO, Dockerfile
 from shared.routing import IMAGE, VIDEO, notification_config
 
 FUNCTIONS = {IMAGE: "ImageFunction", VIDEO: "VideoFunction"}

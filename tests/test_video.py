@@ -1,12 +1,11 @@
 """The video stripper on videos made here with real ffmpeg, judged by exiftool (-ee) and ffprobe.
 
 Every case is generated from lavfi test sources (tiny, half a second), so nothing binary is committed.
-The judge is ../shared/tools/sensitive.py (independent of this project) over `exiftool -ee3`, plus
+The judge is tests/judge.py (independent of the stripper) over `exiftool -ee3`, plus
 ffmpeg's streamhash of the video/audio packets and ffprobe's view of tracks, chapters and rotation.
 """
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import subprocess
@@ -17,6 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from judge import leaks_in_file
 from shared.errors import InputTooLarge, MalformedInput, ScrubError, UnsupportedFormat, VerificationFailed
 from video import classify
 from video.container import matroska_doctype, metadata_items
@@ -24,9 +24,9 @@ from video.plan import plan_strip
 from video.probe import probe_file
 from video.strip import VideoOptions, inspect_file, strip_file
 from video.verify import parse_hashes, stream_hashes, verify_output
+from videokit import av_hashes, brand_or_doctype, ffmpeg, ffprobe, rotations
 
 REPO = Path(__file__).resolve().parents[1]
-SENSITIVE = REPO.parent / "shared" / "tools" / "sensitive.py"
 CLIP = ["-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=0.5",
         "-f", "lavfi", "-i", "sine=frequency=440:duration=0.5"]
 H264_AAC = ["-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac"]
@@ -39,48 +39,6 @@ APPLE_KEYS = ["-movflags", "use_metadata_tags",
 SRT = "1\n00:00:00,000 --> 00:00:00,400\nGPS 48.8584 2.2945 ALT 120m F2.8 ISO100\n"
 CHAPTERS = (";FFMETADATA1\ntitle=Holiday\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=250\ntitle=At home\n"
             "[CHAPTER]\nTIMEBASE=1/1000\nSTART=250\nEND=500\ntitle=At the beach\n")
-
-
-def load_judge():
-    if not SENSITIVE.exists():
-        pytest.skip(f"the independent judge {SENSITIVE} is missing (../shared beside the clone)")
-    spec = importlib.util.spec_from_file_location("shared_tools_sensitive", SENSITIVE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def ffmpeg(*args: str | Path) -> None:
-    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", *map(str, args)], check=True, timeout=120)
-
-
-def ffprobe(path: Path) -> dict:
-    out = subprocess.run(["ffprobe", "-v", "error", "-show_format", "-show_streams", "-show_chapters",
-                          "-of", "json", str(path)], capture_output=True, check=True, timeout=60)
-    return json.loads(out.stdout)
-
-
-def av_hashes(path: Path) -> list[str]:
-    """md5 of every video (pictures aside: they are dropped on purpose) and audio stream's packets."""
-    out = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-map", "0:V?", "-map", "0:a?",
-                          "-c", "copy", "-f", "streamhash", "-hash", "md5", "-"],
-                         capture_output=True, check=True, timeout=60)
-    return [line.split(",", 2)[-1] for line in out.stdout.decode().splitlines()]
-
-
-def rotations(path: Path) -> list[float]:
-    return [float(sd["rotation"]) for s in ffprobe(path)["streams"] if s["codec_type"] == "video"
-            for sd in s.get("side_data_list", []) if "rotation" in sd]
-
-
-def brand_or_doctype(path: Path) -> str:
-    head = path.read_bytes()[:4096]
-    return head[8:12].decode("latin-1") if head[4:8] == b"ftyp" else str(matroska_doctype(head))
-
-
-@pytest.fixture(scope="module")
-def judge():
-    return load_judge()
 
 
 @pytest.fixture(scope="module")
@@ -132,9 +90,9 @@ def strip(src: Path, tmp_path: Path, **options) -> tuple[Path, object]:
     return dst, strip_file(src, dst, VideoOptions(**options))
 
 
-def assert_clean_copy(judge, src: Path, dst: Path) -> None:
+def assert_clean_copy(src: Path, dst: Path) -> None:
     """What a stripped video must be: clean for exiftool -ee, same packets, container, rotation."""
-    leaks = judge.sensitive_tags(judge.exiftool_json(str(dst)))
+    leaks = leaks_in_file(str(dst))
     assert leaks == {}, leaks
     assert av_hashes(dst) == av_hashes(src), "packets changed"
     assert brand_or_doctype(dst) == ("qt  " if src.name == "noftyp.mov" else brand_or_doctype(src))
@@ -151,12 +109,12 @@ GENERATED = ["tagged.mp4", "apple.mov", "cover.mp4", "subtitles.mp4", "chapters.
 
 
 @pytest.mark.parametrize("name", GENERATED)
-def test_generated_case_comes_out_clean_and_identical(name, samples, judge, tmp_path):
+def test_generated_case_comes_out_clean_and_identical(name, samples, tmp_path):
     src = samples[name]
-    assert judge.sensitive_tags(judge.exiftool_json(str(src))), "the case must carry metadata to remove"
+    assert leaks_in_file(str(src)), "the case must carry metadata to remove"
     dst, result = strip(src, tmp_path)
     assert result.lossless and result.removed
-    assert_clean_copy(judge, src, dst)
+    assert_clean_copy(src, dst)
 
 
 @pytest.mark.parametrize("name, expected", [
@@ -331,7 +289,7 @@ def _cli(*args: str | Path, env_extra: dict | None = None) -> subprocess.Complet
                           capture_output=True, text=True, timeout=120, check=False)
 
 
-def test_cli_strips_a_batch_and_reports_each_file(samples, tmp_path, judge):
+def test_cli_strips_a_batch_and_reports_each_file(samples, tmp_path):
     bad = tmp_path / "bad.mp4"
     bad.write_text("not a video")
     out = tmp_path / "out"
@@ -340,7 +298,7 @@ def test_cli_strips_a_batch_and_reports_each_file(samples, tmp_path, judge):
     assert "2 stripped (0 re-encoded), 1 failed" in done.stderr
     assert "bad.mp4: unsupported format:" in done.stderr and "Traceback" not in done.stderr
     assert sorted(p.name for p in out.iterdir()) == ["apple.mov", "clip.webm"]
-    assert judge.sensitive_tags(judge.exiftool_json(str(out / "apple.mov"))) == {}
+    assert leaks_in_file(str(out / "apple.mov")) == {}
 
 
 def test_cli_inspect_prints_json_by_class(samples):

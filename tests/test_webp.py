@@ -6,11 +6,11 @@ import struct
 
 import pytest
 from hypothesis import given
-from imaging import FUZZ, displayed_size, frames, full_exif, leaks, mutations, stripped_or_refused
 from PIL import Image
 
 from images import exif, registry, webp
 from images.model import Options
+from imaging import FUZZ, displayed_size, frames, full_exif, leaks, mutations, stripped_or_refused
 from shared.errors import InputTooLarge, MalformedInput
 
 XMP = b"<x:xmpmeta xmlns:x='adobe:ns:meta/'>secret place</x:xmpmeta>"
