@@ -1,20 +1,25 @@
 """The command-line frame both `python -m images` and `python -m video` use.
 
-    strip IN [IN ...] -o OUT   OUT is a file for one input, a directory for several (same names)
-    inspect IN [IN ...]        JSON of the metadata found, by class, and what strip would remove
+    strip IN [IN ...] -o OUT [-j N]   OUT is a file for one input, a directory for several (same names);
+                                      several inputs are stripped by N worker processes (default: one
+                                      per core), their lines printed in input order
+    inspect IN [IN ...]               JSON of the metadata found, by class, and what strip would remove
 
 Outputs are written to a temporary file beside the target and renamed into place only after the
-stripper returned (and so verified) its result: a failure never leaves a partial file.
+stripper returned (and so verified) its result: a failure never leaves a partial file. They get the
+permissions any new file gets (0666 less the umask), not the temporary file's 0600.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import sys
 import tempfile
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,10 +53,46 @@ def _strip_one(strip_file: StripFile, src: Path, dst: Path) -> Outcome:
     tmp = Path(tmp_name)
     try:
         outcome = strip_file(src, tmp)
+        tmp.chmod(0o666 & ~_umask())
         os.replace(tmp, dst)
         return outcome
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One input of a `strip` call: everything a worker process needs, and nothing unpicklable."""
+
+    strip_file: StripFile
+    src: Path
+    dst: Path
+    duplicate_name: bool
+
+
+def _run_job(job: _Job) -> Outcome | str:
+    """Strip one file; the Outcome, or the one-line reason it failed (a worker never raises)."""
+    try:
+        if job.duplicate_name:
+            raise ScrubError(f"several inputs are named {job.src.name}; strip them into separate directories")
+        return _strip_one(job.strip_file, job.src, job.dst)
+    except Exception as exc:  # noqa: BLE001 (every failure becomes one line; the batch goes on)
+        return _describe(exc)
+
+
+def _results(jobs: list[_Job], workers: int) -> Iterator[Outcome | str]:
+    """Each job's result, in input order; several jobs go to a pool of forked worker processes."""
+    if workers <= 1 or len(jobs) <= 1:
+        yield from map(_run_job, jobs)
+        return
+    with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=multiprocessing.get_context("fork")) as pool:
+        yield from pool.map(_run_job, jobs)
 
 
 def _describe(exc: BaseException) -> str:
@@ -73,17 +114,14 @@ def _cmd_strip(args: argparse.Namespace, strip_file: StripFile) -> int:
     except OSError as exc:
         print(f"error: cannot create output directory {args.output}: {exc.strerror}", file=sys.stderr)
         return 2
-    for src, dst in zip(inputs, targets):
-        try:
-            if names.count(src.name) > 1:
-                raise ScrubError(f"several inputs are named {src.name}; strip them into separate directories")
-            outcome = _strip_one(strip_file, src, dst)
-        except Exception as exc:  # noqa: BLE001 (every failure becomes one line; the batch goes on)
+    jobs = [_Job(strip_file, src, dst, names.count(src.name) > 1) for src, dst in zip(inputs, targets, strict=True)]
+    for job, outcome in zip(jobs, _results(jobs, args.jobs), strict=True):
+        if isinstance(outcome, str):
             failed += 1
-            print(f"{src}: {_describe(exc)}", file=sys.stderr)
+            print(f"{job.src}: {outcome}", file=sys.stderr)
             continue
         reencoded += not outcome.lossless
-        print(f"{src} -> {dst}: {outcome.summary}")
+        print(f"{job.src} -> {job.dst}: {outcome.summary}", flush=True)
     if len(inputs) > 1:
         print(f"{len(inputs) - failed} stripped ({reencoded} re-encoded), {failed} failed", file=sys.stderr)
     return 1 if failed else 0
@@ -112,6 +150,8 @@ def run(prog: str, description: str, strip_file: StripFile, inspect_file: Inspec
     strip.add_argument("inputs", nargs="+", metavar="IN")
     strip.add_argument("-o", "--output", required=True, metavar="OUT",
                        help="output file (one input) or directory (several inputs)")
+    strip.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
+                       help="worker processes for several inputs (default: one per core)")
     inspect = sub.add_parser("inspect", help="print the metadata found as JSON")
     inspect.add_argument("inputs", nargs="+", metavar="IN")
     args = parser.parse_args(argv)
