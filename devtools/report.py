@@ -15,13 +15,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# exiftool tags that reveal place, device, person or time; structural zero dates do not count.
-_SENSITIVE_GROUP = re.compile(r"^(GPS|XMP|IPTC|Photoshop|MakerNotes|Keys|ItemList|UserData|IFD1|MPF|Apple|"
-                              r"Canon|Nikon|Sony|Samsung|Panasonic|GoPro|DJI)", re.IGNORECASE)
-_SENSITIVE_TAG = re.compile(r"GPS|Location|Coordinates|Serial|^Make$|^Model$|Software|DateTimeOriginal|"
-                            r"CreationDate|Comment|Author|Artist|Copyright|Thumbnail|PreviewImage|Owner", re.IGNORECASE)
-_DATE_TAGS = re.compile(r"(Create|Modify)Date$")
-_STRUCTURAL_GROUPS = {"ExifTool", "System", "File", "Composite", "ICC_Profile", "ICC-header"}
+from devtools.judge import leaks_in_file
 
 
 @dataclass
@@ -51,21 +45,9 @@ class FileReport:
 
 
 def exiftool_leaks(path: Path) -> list[str]:
-    """Privacy-relevant tags exiftool (-ee3: embedded telemetry too) still finds in `path`."""
-    out = subprocess.run(["exiftool", "-j", "-G1", "-a", "-u", "-ee3", str(path)],
-                         capture_output=True, text=True, timeout=120, check=False)
-    tags = json.loads(out.stdout or "[{}]")[0]
-    leaks = []
-    for full, value in tags.items():
-        group, _, tag = full.partition(":")
-        if not tag or group in _STRUCTURAL_GROUPS or tag.endswith(("Warning", "Error")):
-            continue
-        if _DATE_TAGS.search(tag):
-            if not str(value).startswith(("0000", "1904:01:01", "1970:01:01")):
-                leaks.append(f"{full}={value}")
-        elif _SENSITIVE_GROUP.match(group) or _SENSITIVE_TAG.search(tag):
-            leaks.append(f"{full}={value}")
-    return leaks
+    """Privacy-relevant tags exiftool (-ee3: embedded telemetry too) still finds in `path`: the judge the
+    tests use (devtools/judge.py), so the demo's "nothing left" means what the tests mean by it."""
+    return [f"{tag}={value}" for tag, value in leaks_in_file(str(path)).items()]
 
 
 def inspect(path: Path, kind: str) -> dict:

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from PIL import Image, ImageOps
 
 import corpus
+from devtools.judge import leaks_in_file
 from devtools.samples import full_exif  # noqa: F401  (re-exported for the tests)
-from judge import leaks_in_file
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
+from devtools.judge import leaks_in_file
 from imaging import REPO, full_exif, jpeg_with
-from judge import leaks_in_file
 
 
 def strip_batch(*args: str, umask: int = 0o022) -> subprocess.CompletedProcess:

@@ -7,9 +7,9 @@ import pytest
 from PIL import Image
 
 from devtools import demo, samples
+from devtools.judge import leaks_in_file
 from devtools.report import write_html
 from imaging import displayed_size, frames
-from judge import leaks_in_file
 
 pytestmark = pytest.mark.slow
 

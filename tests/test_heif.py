@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 from PIL import Image
 
 import corpus
+from devtools.judge import exiftool_tags
 from images import heif, isobmff, registry
 from images.isobmff import box
 from images.model import Options
 from imaging import REPO, corpus_image_paths, corpus_images, displayed_size, frames, full_exif, leaks
-from judge import exiftool_tags
 from shared.errors import InputTooLarge, LosslessUnsupported, MalformedInput, ScrubError
 
 XMP = (b'<?xpacket begin=""?><x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/'

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from judge import leaks_in_file
+from devtools.judge import leaks_in_file
 from shared.errors import InputTooLarge, MalformedInput, ScrubError, UnsupportedFormat, VerificationFailed
 from video import classify
 from video.container import matroska_doctype, metadata_items

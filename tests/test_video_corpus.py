@@ -9,7 +9,7 @@ import pytest
 
 import corpus
 from corpus import CORPUS
-from judge import leaks_in_file
+from devtools.judge import leaks_in_file
 from shared.errors import MalformedInput
 from video.strip import VideoOptions, inspect_file, strip_file
 from videokit import av_hashes, brand_or_doctype, rotations

@@ -1,4 +1,4 @@
-"""The tests' leak judge: what exiftool still reads in a file that places, identifies or dates a person.
+"""The leak judge of the tests and the demo: what exiftool still reads that places, identifies or dates a person.
 
 It is independent of the strippers on purpose: it imports nothing from `images/` or `video/`, and it
 classifies exiftool's own output (`-G1`: tag names with their family-1 group, `-ee3`: embedded and
