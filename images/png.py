@@ -108,7 +108,7 @@ def _describe(chunk: Chunk, data: bytes, options: Options) -> list[Finding]:
 def _check_critical(chunks: list[Chunk]) -> None:
     for chunk in chunks:
         if not chunk.type[:1].islower() and chunk.type not in _CRITICAL:
-            raise LosslessUnsupported(f"unknown critical chunk {chunk.type!r}")
+            raise LosslessUnsupported(f"unknown critical chunk {chunk.type.decode('latin-1')!r}")
 
 
 def inspect(data: bytes, options: Options) -> list[Finding]:

@@ -86,25 +86,25 @@ def strip(data: bytes, options: Options | None = None) -> StripResult:
     result = StripResult(data=b"", format=module.NAME, lossless=True,
                          removed=group(findings, removed=True), kept=group(findings, removed=False))
     if _orientation_to_bake(findings, options):
-        result.data, result.lossless = _reencode(module, data, options, "ORIENTATION=bake"), False
+        _reencode_into(result, module, data, options, "ORIENTATION=bake")
     else:
         try:
             result.data = module.strip(data, options)
         except LosslessUnsupported as exc:
             if not options.allow_reencode:
                 raise
-            result.data, result.lossless = _reencode(module, data, options, exc.reason), False
-    if not result.lossless:
-        result.notes.append("re-encoded (lossless path not used)")
+            _reencode_into(result, module, data, options, exc.reason)
     verify(module, data, result, options)
     return result
 
 
-def _reencode(module: ModuleType, data: bytes, options: Options, why: str) -> bytes:
+def _reencode_into(result: StripResult, module: ModuleType, data: bytes, options: Options, why: str) -> None:
+    """The fallback, never silent: logged as a warning, and the reason kept in the result's notes."""
     from images import reencode  # lazy: the lossless path needs no Pillow
 
     log.warning("re-encoding %s image: %s", module.NAME, why, extra={"reencode_reason": why})
-    return reencode.reencode(module.NAME, data, options)
+    result.data, result.lossless = reencode.reencode(module.NAME, data, options), False
+    result.notes.append(f"re-encoded: {why}")
 
 
 def verify(module: ModuleType, original: bytes, result: StripResult, options: Options) -> None:

@@ -23,7 +23,7 @@ from typing import Any
 from shared import events, guard, s3io
 from shared.config import Config
 from shared.errors import ScrubError
-from shared.logs import log_record
+from shared.logs import log_metrics, log_record
 from shared.routing import kind_of
 from shared.staging import Staged, Stager
 
@@ -52,6 +52,7 @@ class Pipeline:
             failures += bad
             if bad and delivery.message_id:
                 failed_messages.append({"itemIdentifier": delivery.message_id})
+        log_metrics(self.kind, {**{o: outcomes.count(o) for o in set(outcomes)}, "reencoded": reencoded})
         if any(d.message_id for d in deliveries):
             return {"batchItemFailures": failed_messages}
         if failures:

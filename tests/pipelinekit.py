@@ -72,7 +72,12 @@ def the_record(event: dict) -> ObjectRecord:
     return record
 
 
-def logged(capsys) -> list[dict]:
+def json_lines(capsys) -> list[dict]:
     return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+
+
+def logged(capsys) -> list[dict]:
+    """The per-record log lines (not the invocation's embedded-metric-format line)."""
+    return [line for line in json_lines(capsys) if "_aws" not in line]
 
 

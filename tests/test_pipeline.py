@@ -19,6 +19,7 @@ from pipelinekit import (
     gps_tags,
     handler,
     image_pipeline,
+    json_lines,
     logged,
     tags,
     the_record,
@@ -87,8 +88,13 @@ def test_a_reencode_is_logged_as_a_warning_and_counted(s3, bucket, capsys):
     head = uploaded(s3, bucket, "odd.png", png)
     result = image_pipeline(s3).handle(s3_event(s3_record(bucket, "odd.png", head)))
     assert result == {"outcomes": {"stripped": 1}, "reencoded": 1}
-    (line,) = logged(capsys)
+    line, metrics = json_lines(capsys)
     assert line["lossless"] is False and line["level"] == "WARNING"
+    assert line["notes"] == ["re-encoded: unknown critical chunk 'ABCD'"]
+    assert metrics["reencoded"] == 1 and metrics["stripped"] == 1 and metrics["function"] == "image"
+    (namespace,) = metrics["_aws"]["CloudWatchMetrics"]
+    assert namespace["Namespace"] == "mediascrub" and namespace["Dimensions"] == [["function"]]
+    assert sorted(m["Name"] for m in namespace["Metrics"]) == ["reencoded", "stripped"]
     assert gps_tags(body(s3, bucket, "odd.png")) == []
 
 

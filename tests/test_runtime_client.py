@@ -111,7 +111,7 @@ def test_the_real_handlers_answer_through_the_runtime_client(dockerfile):
     ignored, misrouted = run.outcomes
     assert ignored.ok and ignored.body == {"outcomes": {}}
     assert misrouted.ok and misrouted.body == {"outcomes": {"misrouted": 1}}
-    log_lines = [json.loads(line) for line in run.logs.splitlines() if line.startswith("{")]
+    log_lines = [json.loads(line) for line in run.logs.splitlines() if line.startswith("{") and "_aws" not in line]
     assert [(line["outcome"], line["key"], line["function"]) for line in log_lines] == \
         [("misrouted", other_kinds_key, kind)]
 
