@@ -9,6 +9,8 @@
     MAX_IMAGE_MB             largest image stripped in memory (default 100)
     MULTIPART_PART_MB        part size for uploading stripped videos (default 16, at least 5)
     TMP_DIR                  where videos are staged (default: the system temp dir, /tmp on Lambda)
+    HANDOFF_FUNCTION         the function that gets objects with no known suffix whose content is not
+                             this function's (the template sets it on the image function: the video one)
 
 S3 endpoints and retries come from boto3's own variables (AWS_ENDPOINT_URL_S3, AWS_MAX_ATTEMPTS, ...).
 """
@@ -36,6 +38,7 @@ class Config:
     max_image_bytes: int = 100 * MiB
     part_bytes: int = 16 * MiB
     tmp_dir: str = ""
+    handoff_function: str = ""
 
     def __post_init__(self) -> None:
         if self.guard not in GUARDS:
@@ -78,6 +81,7 @@ class Config:
             max_image_bytes=_megabytes(env, "MAX_IMAGE_MB", 100),
             part_bytes=_megabytes(env, "MULTIPART_PART_MB", 16),
             tmp_dir=env.get("TMP_DIR", ""),
+            handoff_function=env.get("HANDOFF_FUNCTION", "").strip(),
         )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-_LEVELS = {"failed": "ERROR", "misrouted": "WARNING"}
+_LEVELS = {"failed": "ERROR", "misrouted": "WARNING", "not-media": "WARNING"}
 
 
 def log_record(fields: dict) -> None:

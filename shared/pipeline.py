@@ -1,13 +1,16 @@
 """One invocation: every record processed on its own, one JSON log line each, failures reported.
 
-Per record: route by suffix -> loop guard -> head (pinned to the event's version/ETag) -> strip ->
-write back with IfMatch (or, when nothing was removed, only mark it). Outcomes:
+Per record: route by suffix -> loop guard -> head (pinned to the event's version/ETag) -> (no known
+suffix: route by content, shared/contentroute.py) -> strip -> write back with IfMatch (or, when nothing
+was removed, only mark it). Outcomes:
 
     stripped       metadata removed and the stripped object written
     already-clean  nothing to remove: not rewritten (tag mode: only the tag added; prefix mode: copied)
     skipped-guard  the loop guard says it is done (or, prefix mode, the key is not an upload)
     superseded     the object changed or vanished since the event (412/404): the newer one has its own event
-    misrouted      the suffix belongs to the other function (or none): skipped with a warning
+    misrouted      the suffix belongs to the other function: skipped with a warning
+    handed-over    no known suffix and the content is not this function's: passed to the other function
+    not-media      no known suffix and no function strips the content: left untouched, with a warning
     failed         anything else; the original is untouched and the invocation reports the failure
 
 Failures are reported the way the trigger needs: `batchItemFailures` for SQS (partial batch
@@ -22,6 +25,7 @@ from typing import Any
 
 from shared import events, guard, s3io
 from shared.config import Config
+from shared.contentroute import ContentRouter
 from shared.errors import ScrubError
 from shared.logs import log_record
 from shared.routing import kind_of
@@ -35,8 +39,9 @@ class InvocationFailed(ScrubError):
 
 
 class Pipeline:
-    def __init__(self, kind: str, config: Config, client: Any, stager: Stager) -> None:
-        self.kind, self.config, self.client, self.stager = kind, config, client, stager
+    def __init__(self, kind: str, config: Config, client: Any, stager: Stager,
+                 router: ContentRouter | None = None) -> None:
+        self.kind, self.config, self.client, self.stager, self.router = kind, config, client, stager, router
 
     def handle(self, event: dict) -> dict:
         """Process every record of `event`; returns the SQS partial batch response or a summary."""
@@ -84,7 +89,7 @@ class Pipeline:
 
     def _process(self, record: events.ObjectRecord) -> dict:
         routed = kind_of(record.key)
-        if routed != self.kind:
+        if routed != self.kind and (routed or not self.router):
             return {"outcome": "misrouted",
                     "reason": f"{record.key!r} routes to {routed or 'no'} function, not {self.kind}"}
         out_of_scope = guard.out_of_scope(self.config, record.bucket, record.key)
@@ -93,6 +98,8 @@ class Pipeline:
         source = self._head(record)
         if guard.already_stripped(self.config, source.tags, source.metadata):
             return {"outcome": "skipped-guard", "reason": f"marked by GUARD={self.config.guard}"}
+        if not routed and self.router and (decided := self.router.decide(self.client, source, self.kind)):
+            return decided
         with self.stager.staged(self.client, source) as staged:
             report = _result_fields(source, staged)
             if not staged.result.removed:

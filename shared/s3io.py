@@ -105,6 +105,13 @@ def read_bytes(client: Any, source: SourceObject) -> bytes:
     return response["Body"].read()
 
 
+def read_head(client: Any, source: SourceObject, length: int) -> bytes:
+    """The first `length` bytes of exactly the object read (a ranged GET)."""
+    response = client.get_object(Bucket=source.location.bucket, Key=source.location.key,
+                                 Range=f"bytes=0-{length - 1}", **source.pin())
+    return response["Body"].read()
+
+
 def read_to_file(client: Any, source: SourceObject, path: Path) -> None:
     response = client.get_object(Bucket=source.location.bucket, Key=source.location.key, **source.pin())
     with open(path, "wb") as out:

@@ -1,11 +1,10 @@
-"""template.yaml (SAM): lint-clean, notifications equal to the routing table, least-privilege IAM.
+"""template.yaml (SAM): lint-clean, least-privilege IAM (the EventBridge routing: tests/test_routing_content.py).
 
 The permissions are checked on what SAM really deploys: the template is transformed offline by
 SAM's own translator, and its conditions are resolved for the parameters each test deploys with.
 """
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 
@@ -16,7 +15,7 @@ from samtemplate import allowed as _allowed
 from samtemplate import tool as _tool
 from samtemplate import transformed as _transformed
 
-from shared.routing import IMAGE, VIDEO, notification_config
+from shared.routing import IMAGE, VIDEO
 
 REWRITE = {"s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:GetObjectVersionTagging",
            "s3:PutObject", "s3:PutObjectTagging", "s3:PutObjectVersionTagging"}
@@ -45,30 +44,6 @@ def test_sam_validate_lint_is_clean():
     done = subprocess.run([_tool("sam"), "validate", "--lint", "--template-file", "template.yaml",
                            "--region", "us-east-1"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
-
-
-def test_notifications_are_the_routing_table(template):
-    """Each function's S3 events: exactly the suffix rules the routing table emits for its kind."""
-    expected = {(rule["LambdaFunctionArn"], event, json.dumps(rule["Filter"]["Key"]["FilterRules"]))
-                for rule in notification_config(FUNCTIONS)["LambdaFunctionConfigurations"]
-                for event in rule["Events"]}
-    actual = set()
-    for function in FUNCTIONS.values():
-        for name, event in template["Resources"][function]["Properties"]["Events"].items():
-            assert event["Type"] == "S3" and event["Properties"]["Bucket"] == {"Ref": "MediaBucket"}, name
-            rules = json.dumps(event["Properties"]["Filter"]["S3Key"]["Rules"])
-            actual.add((function, event["Properties"]["Events"], rules))
-    assert actual == expected
-
-
-def test_the_deployed_bucket_notifies_each_function_for_its_suffixes(template):
-    resources = _transformed(template)
-    deployed = resources["MediaBucket"]["Properties"]["NotificationConfiguration"]["LambdaConfigurations"]
-    by_function = {(c["Function"]["Fn::GetAtt"][0], c["Filter"]["S3Key"]["Rules"][0]["Value"]) for c in deployed}
-    expected = {(rule["LambdaFunctionArn"], rule["Filter"]["Key"]["FilterRules"][0]["Value"])
-                for rule in notification_config(FUNCTIONS)["LambdaFunctionConfigurations"]}
-    assert by_function == expected
-    assert len(deployed) == len(expected)
 
 
 def test_function_commands_are_the_dockerfiles_handlers(template):
