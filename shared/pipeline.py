@@ -104,13 +104,41 @@ class Pipeline:
             report = _result_fields(source, staged)
             if not staged.result.removed:
                 return report | self._already_clean(source, staged)
-            self._write(source, staged.stripped)
+            if not self._write_unless_superseded(source, staged.stripped):
+                return report | self._superseded(source)
         if not self.config.in_place and not s3io.still_current(self.client, source):
             return self._process_newer(source, "source replaced while its copy was written")
-        if self.config.delete_original_version and self.config.in_place and source.version_id:
-            self._delete_original(source)
-            report["deleted_version"] = source.version_id
-        return report | {"outcome": "stripped"}
+        return report | self._delete_original_if_asked(source) | {"outcome": "stripped"}
+
+    def _write_unless_superseded(self, source: s3io.SourceObject, body: bytes | Path) -> bool:
+        """Write in place; False when a newer upload holds the key. In a versioned bucket the version read
+        must still be current (a same-bytes re-upload shares its ETag, so IfMatch alone would overwrite
+        that upload's tags and headers). A write of ours that already landed (the retry after a failed
+        delete, or botocore's retry of a PutObject whose response was lost, meets 412) counts as written."""
+        if self.config.in_place and source.version_id:
+            current = s3io.head_current(self.client, source.location)
+            if not current or current.get("VersionId") != source.version_id:
+                return _written_from(current, source)
+        try:
+            self._write(source, body)
+        except Exception as exc:
+            if not (self.config.in_place and s3io.is_precondition_failed(exc)):
+                raise
+            return _written_from(s3io.head_current(self.client, source.location), source)
+        return True
+
+    def _superseded(self, source: s3io.SourceObject) -> dict:
+        """A newer upload replaced the object read (it has its own event). The version read is no longer
+        current but still holds the metadata: with DELETE_ORIGINAL_VERSION it goes too."""
+        return {"outcome": "superseded", "reason": "a newer upload replaced the object while it was stripped; "
+                                                   "the newer upload has its own event"} | \
+            self._delete_original_if_asked(source)
+
+    def _delete_original_if_asked(self, source: s3io.SourceObject) -> dict:
+        if not (self.config.delete_original_version and self.config.in_place and source.version_id):
+            return {}
+        self._delete_original(source)
+        return {"deleted_version": source.version_id}
 
     def _delete_original(self, source: s3io.SourceObject) -> None:
         try:
@@ -159,7 +187,8 @@ class Pipeline:
         spec = s3io.WriteSpec(
             target=guard.destination(self.config, source.location),
             headers=source.headers,
-            metadata=guard.metadata_to_write(self.config, source.metadata),
+            metadata=guard.metadata_to_write(self.config, source.metadata,
+                                             guard.source_identity(source.version_id, source.etag)),
             tags=guard.tags_to_write(self.config, source.tags),
             if_match=source.etag if self.config.in_place else None,
         )
@@ -171,6 +200,12 @@ def _result_fields(source: s3io.SourceObject, staged: Staged) -> dict:
     return {"key": source.location.key, "version": source.version_id, "bytes_before": source.size,
             "bytes_after": staged.size_after, "format": result.format, "removed": sorted(result.removed),
             "lossless": result.lossless, "notes": list(result.notes)}
+
+
+def _written_from(current: dict | None, source: s3io.SourceObject) -> bool:
+    """Whether the key's current object (a HeadObject) is this pipeline's write stripped from `source`."""
+    stripped_from = ((current or {}).get("Metadata") or {}).get(guard.STRIPPED_FROM)
+    return stripped_from == guard.source_identity(source.version_id, source.etag)
 
 
 def _report_unreadable(delivery: events.Delivery, error: str) -> dict:

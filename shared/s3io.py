@@ -209,6 +209,16 @@ def still_current(client: Any, source: SourceObject) -> bool:
     return True
 
 
+def head_current(client: Any, location: Location) -> dict | None:
+    """HeadObject of the key's current object; None when there is none."""
+    try:
+        return client.head_object(Bucket=location.bucket, Key=location.key)
+    except Exception as exc:
+        if is_gone(exc):
+            return None
+        raise
+
+
 def remove_tag(client: Any, location: Location, tag: str) -> None:
     """Take one tag off the current object, keeping the others."""
     tag_set = client.get_object_tagging(Bucket=location.bucket, Key=location.key)["TagSet"]

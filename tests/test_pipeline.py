@@ -166,7 +166,8 @@ def test_in_place_guard_second_invocation_is_a_no_op(s3, bucket, guard):
     assert pipeline.handle(s3_event(s3_record(bucket, "p.jpg", head))) == {"outcomes": {"stripped": 1}}
     after = s3.head_object(Bucket=bucket, Key="p.jpg")
     marker = tags(s3, bucket, "p.jpg") if guard == "tag" else after["Metadata"]
-    assert marker == ({"ExifStripped": "True"} if guard == "tag" else {"exif-stripped": "true"})
+    stripped_from = {"exif-stripped-from": head["ETag"].strip('"')}  # proof it is the pipeline's own write
+    assert marker == ({"ExifStripped": "True"} if guard == "tag" else {"exif-stripped": "true", **stripped_from})
     # The event for our own write, and a redelivery of the first event: neither writes anything.
     own_write = pipeline.handle(s3_event(s3_record(bucket, "p.jpg", after)))
     redelivered = pipeline.handle(s3_event(s3_record(bucket, "p.jpg", head)))
@@ -258,7 +259,7 @@ def test_headers_metadata_and_tags_are_preserved(s3, bucket):
     after = s3.head_object(Bucket=bucket, Key="h.jpg", ChecksumMode="ENABLED")
     assert after["ETag"] != head["ETag"] and after["ContentLength"] < head["ContentLength"]
     assert {name: after.get(name) for name in headers} == headers
-    assert after["Metadata"] == {"album": "summer", "owner-id": "42"}
+    assert after["Metadata"] == {"album": "summer", "owner-id": "42", "exif-stripped-from": head["ETag"].strip('"')}
     assert after.get("ChecksumSHA256")
     assert tags(s3, bucket, "h.jpg") == {"team": "photos", "stage": "raw", "ExifStripped": "True"}
 
