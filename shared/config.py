@@ -3,7 +3,9 @@
     GUARD                    tag (default) | metadata | prefix: how a stripped object is recognised
     SOURCE_PREFIX            prefix mode: where uploads land (required, non-empty unless DEST_BUCKET differs)
     DEST_PREFIX              prefix mode: where stripped copies go (required; key otherwise unchanged)
-    DEST_BUCKET              prefix mode: bucket for stripped copies (default: the source bucket)
+    DEST_BUCKET              prefix mode: bucket for stripped copies (default: the source bucket); with
+                             empty prefixes this is the quarantine mode (uploads bucket -> media bucket)
+    SOURCE_BUCKETS           comma-separated buckets whose events are processed (default: any)
     DELETE_ORIGINAL_VERSION  false (default) | true: in versioned buckets, delete the pre-strip version
                              (which still holds the GPS) once the stripped one is written
     MAX_IMAGE_MB             largest image stripped in memory (default 100)
@@ -39,6 +41,7 @@ class Config:
     part_bytes: int = 16 * MiB
     tmp_dir: str = ""
     handoff_function: str = ""
+    source_buckets: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.guard not in GUARDS:
@@ -55,11 +58,19 @@ class Config:
     def _check_prefixes(self) -> None:
         if not self.dest_prefix and not self.dest_bucket:
             raise InvalidConfig("GUARD=prefix needs DEST_PREFIX (or a different DEST_BUCKET)")
-        if self.dest_bucket:  # another bucket: the source bucket is never written to
+        if not self.dest_bucket or self.dest_bucket in self.source_buckets:
+            self.check_destination(self.dest_bucket)
+
+    def check_destination(self, source_bucket: str) -> None:
+        """Prefix mode: copies written into the bucket they were read from must not land where uploads
+        are read (they would trigger themselves, or replace the upload). Known at cold start only
+        without DEST_BUCKET (or with SOURCE_BUCKETS), so the pipeline checks each record's bucket too."""
+        if self.dest_bucket not in ("", source_bucket):
             return
         if self.dest_prefix.startswith(self.source_prefix) or self.source_prefix.startswith(self.dest_prefix):
-            raise InvalidConfig(f"DEST_PREFIX {self.dest_prefix!r} and SOURCE_PREFIX {self.source_prefix!r} "
-                              "overlap in the same bucket: stripped copies would trigger themselves")
+            where = f"DEST_BUCKET {self.dest_bucket!r} is the source bucket and " if self.dest_bucket else ""
+            raise InvalidConfig(f"{where}DEST_PREFIX {self.dest_prefix!r} and SOURCE_PREFIX {self.source_prefix!r} "
+                                "overlap in the same bucket: stripped copies would trigger themselves")
 
     @property
     def in_place(self) -> bool:
@@ -82,6 +93,7 @@ class Config:
             part_bytes=_megabytes(env, "MULTIPART_PART_MB", 16),
             tmp_dir=env.get("TMP_DIR", ""),
             handoff_function=env.get("HANDOFF_FUNCTION", "").strip(),
+            source_buckets=tuple(b.strip() for b in env.get("SOURCE_BUCKETS", "").split(",") if b.strip()),
         )
 
 

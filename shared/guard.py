@@ -34,11 +34,14 @@ class Location:
 
 
 def out_of_scope(config: Config, bucket: str, key: str) -> str | None:
-    """Why a key is not an upload this function should strip (prefix mode), or None."""
+    """Why a key is not an upload this function should strip (prefix mode), or None; InvalidConfig when
+    the copies would land in this bucket where uploads are read."""
     if config.in_place:
         return None
-    if not config.dest_bucket and key.startswith(config.dest_prefix):
-        return f"key is under DEST_PREFIX {config.dest_prefix!r} (a stripped copy)"
+    if config.dest_bucket in ("", bucket):
+        config.check_destination(bucket)
+        if key.startswith(config.dest_prefix):
+            return f"key is under DEST_PREFIX {config.dest_prefix!r} (a stripped copy)"
     if not key.startswith(config.source_prefix):
         return f"key is outside SOURCE_PREFIX {config.source_prefix!r}"
     return None

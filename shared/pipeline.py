@@ -8,9 +8,11 @@ was removed, only mark it). Outcomes:
     already-clean  nothing to remove: not rewritten (tag mode: only the tag added; prefix mode: copied)
     skipped-guard  the loop guard says it is done (or, prefix mode, the key is not an upload)
     superseded     the object changed or vanished since the event (412/404): the newer one has its own event
-    misrouted      the suffix belongs to the other function: skipped with a warning
+    misrouted      the suffix belongs to the other function, or the bucket is not in SOURCE_BUCKETS: skipped
+                   with a warning
     handed-over    no known suffix and the content is not this function's: passed to the other function
     not-media      no known suffix and no function strips the content: left untouched, with a warning
+    ignored        the record creates no object (ObjectRemoved, ObjectRestore, ...)
     failed         anything else; the original is untouched and the invocation reports the failure
 
 Failures are reported the way the trigger needs: `batchItemFailures` for SQS (partial batch
@@ -88,6 +90,8 @@ class Pipeline:
         return report
 
     def _process(self, record: events.ObjectRecord) -> dict:
+        if refused := _not_an_upload_here(self.config, record):
+            return refused
         routed = kind_of(record.key)
         if routed != self.kind and (routed or not self.router):
             return {"outcome": "misrouted",
@@ -200,6 +204,20 @@ def _result_fields(source: s3io.SourceObject, staged: Staged) -> dict:
     return {"key": source.location.key, "version": source.version_id, "bytes_before": source.size,
             "bytes_after": staged.size_after, "format": result.format, "removed": sorted(result.removed),
             "lossless": result.lossless, "notes": list(result.notes)}
+
+
+# S3 event names of records that create no object (deletions, restores, tag or ACL changes, ...).
+_NOT_CREATED = ("ObjectRemoved:", "ObjectRestore:", "ObjectTagging:", "ObjectAcl:", "LifecycleExpiration:",
+                "LifecycleTransition", "IntelligentTiering", "Replication:")
+
+
+def _not_an_upload_here(config: Config, record: events.ObjectRecord) -> dict | None:
+    """The outcome of a record that names no new object, or one in a bucket outside SOURCE_BUCKETS."""
+    if record.event_name.startswith(_NOT_CREATED):
+        return {"outcome": "ignored", "reason": f"event {record.event_name} creates no object"}
+    if config.source_buckets and record.bucket not in config.source_buckets:
+        return {"outcome": "misrouted", "reason": f"bucket {record.bucket!r} is not in SOURCE_BUCKETS"}
+    return None
 
 
 def _written_from(current: dict | None, source: s3io.SourceObject) -> bool:
