@@ -14,10 +14,15 @@
     HANDOFF_FUNCTION         the function that gets objects with no known suffix whose content is not
                              this function's (the template sets it on the image function: the video one)
 
-S3 endpoints and retries come from boto3's own variables (AWS_ENDPOINT_URL_S3, AWS_MAX_ATTEMPTS, ...).
+    TIME_RESERVE_S           a record is not started with less than this (plus the longest record so far)
+                             left in the invocation: it is reported failed and retried (default 10)
+
+S3 endpoints come from boto3's own variables (AWS_ENDPOINT_URL_S3, ...); AWS_MAX_ATTEMPTS (default 5)
+is checked here too.
 """
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from collections.abc import Mapping
@@ -28,6 +33,7 @@ from shared.errors import InvalidConfig
 GUARDS = ("tag", "metadata", "prefix")
 MiB = 1024 * 1024
 _MIN_PART_MB = 5  # S3's smallest part (all but the last)
+_MAX_PART_MB = 5 * 1024  # and its largest
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,7 @@ class Config:
     tmp_dir: str = ""
     handoff_function: str = ""
     source_buckets: tuple[str, ...] = ()
+    time_reserve_s: float = 10.0
 
     def __post_init__(self) -> None:
         if self.guard not in GUARDS:
@@ -50,10 +57,13 @@ class Config:
             self._check_prefixes()
         elif self.source_prefix or self.dest_prefix or self.dest_bucket:
             raise InvalidConfig("SOURCE_PREFIX, DEST_PREFIX and DEST_BUCKET only apply with GUARD=prefix")
-        if self.part_bytes < _MIN_PART_MB * MiB:
-            raise InvalidConfig(f"MULTIPART_PART_MB must be at least {_MIN_PART_MB} (S3's minimum part size)")
+        if not _MIN_PART_MB * MiB <= self.part_bytes <= _MAX_PART_MB * MiB:
+            raise InvalidConfig(f"MULTIPART_PART_MB must be from {_MIN_PART_MB} to {_MAX_PART_MB} "
+                                "(S3's part sizes)")
         if self.max_image_bytes <= 0:
             raise InvalidConfig("MAX_IMAGE_MB must be positive")
+        if self.tmp_dir and not (os.path.isdir(self.tmp_dir) and os.access(self.tmp_dir, os.W_OK)):
+            raise InvalidConfig(f"TMP_DIR {self.tmp_dir!r} is not a writable directory")
 
     def _check_prefixes(self) -> None:
         if not self.dest_prefix and not self.dest_bucket:
@@ -94,6 +104,7 @@ class Config:
             tmp_dir=env.get("TMP_DIR", ""),
             handoff_function=env.get("HANDOFF_FUNCTION", "").strip(),
             source_buckets=tuple(b.strip() for b in env.get("SOURCE_BUCKETS", "").split(",") if b.strip()),
+            time_reserve_s=positive_number(env, "TIME_RESERVE_S", 10.0),
         )
 
 
@@ -110,10 +121,27 @@ def env_bool(name: str, default: bool, env: Mapping[str, str] | None = None) -> 
     raise InvalidConfig(f"{name} must be true or false, not {raw!r}")
 
 
-def _megabytes(env: Mapping[str, str], name: str, default: int) -> int:
+def positive_number(env: Mapping[str, str], name: str, default: float) -> float:
+    """A finite number above zero; InvalidConfig names anything else (nan, inf, -1, abc)."""
     raw = (env.get(name) or "").strip()
     try:
         value = float(raw) if raw else default
     except ValueError:
-        raise InvalidConfig(f"{name} must be a number of MiB, not {raw!r}") from None
-    return int(value * MiB)
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise InvalidConfig(f"{name} must be a positive number, not {raw!r}")
+    return value
+
+
+def positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    """A whole number above zero; InvalidConfig names anything else."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) == 0:
+        raise InvalidConfig(f"{name} must be a positive whole number, not {raw!r}")
+    return int(raw)
+
+
+def _megabytes(env: Mapping[str, str], name: str, default: int) -> int:
+    return int(positive_number(env, name, default) * MiB)

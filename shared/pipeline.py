@@ -40,18 +40,46 @@ class InvocationFailed(ScrubError):
     kind = "invocation failed"
 
 
+class _TimeBudget:
+    """A record starts only while the invocation has TIME_RESERVE_S plus the longest record so far left;
+    the rest are reported failed at once (an SQS batch names them in batchItemFailures, an async event
+    is retried whole, its finished records being no-ops), instead of all being lost to the timeout."""
+
+    def __init__(self, context: Any, reserve_s: float) -> None:
+        self.context, self.reserve_s, self.longest_s = context, reserve_s, 0.0
+
+    def not_started(self, kind: str, record: events.ObjectRecord) -> dict | None:
+        if self.context is None:
+            return None
+        left_s = self.context.get_remaining_time_in_millis() / 1000
+        if left_s >= self.reserve_s + self.longest_s:
+            return None
+        report = {"function": kind, "bucket": record.bucket, "key": record.key, "version": record.version_id,
+                  "outcome": "failed", "reason": f"not started: {left_s:.1f} s left in the invocation, under "
+                  f"TIME_RESERVE_S ({self.reserve_s:g} s) plus the longest record so far ({self.longest_s:.1f} s)"}
+        log_record(report)
+        return report
+
+    def took(self, report: dict) -> dict:
+        self.longest_s = max(self.longest_s, report["duration_ms"] / 1000)
+        return report
+
+
 class Pipeline:
     def __init__(self, kind: str, config: Config, client: Any, stager: Stager,
                  router: ContentRouter | None = None) -> None:
         self.kind, self.config, self.client, self.stager, self.router = kind, config, client, stager, router
 
-    def handle(self, event: dict) -> dict:
-        """Process every record of `event`; returns the SQS partial batch response or a summary."""
+    def handle(self, event: dict, context: Any = None) -> dict:
+        """Process every record of `event`; returns the SQS partial batch response or a summary.
+        `context` (Lambda's) tells the time left: records that could not finish in it are not started."""
         failed_messages, failures, outcomes = [], [], []
         reencoded = 0
         deliveries = events.deliveries(event)
+        budget = _TimeBudget(context, self.config.time_reserve_s)
         for delivery in deliveries:
-            reports = [self.process(record) for record in delivery.records]
+            reports = [budget.not_started(self.kind, record) or budget.took(self.process(record))
+                       for record in delivery.records]
             reports += [_report_unreadable(delivery, error) for error in delivery.errors]
             outcomes += [r["outcome"] for r in reports]
             reencoded += sum(r.get("lossless") is False for r in reports)
@@ -257,4 +285,4 @@ class LazyHandler:
     def __call__(self, event: dict, context: Any = None) -> dict:
         if self.pipeline is None:
             self.pipeline = self.build()
-        return self.pipeline.handle(event)
+        return self.pipeline.handle(event, context)

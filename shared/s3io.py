@@ -17,13 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from shared.config import positive_int
 from shared.errors import ScrubError
 from shared.guard import Location, tagging_header
 
 # Headers that belong to the object and must survive the rewrite (HeadObject name == PutObject name).
 PRESERVED_HEADERS = ("ContentType", "CacheControl", "ContentDisposition", "ContentEncoding",
                      "ContentLanguage", "Expires", "StorageClass", "ServerSideEncryption",
-                     "SSEKMSKeyId", "BucketKeyEnabled")
+                     "SSEKMSKeyId", "BucketKeyEnabled", "WebsiteRedirectLocation",
+                     "ObjectLockMode", "ObjectLockRetainUntilDate", "ObjectLockLegalHoldStatus")
 _CONFLICT_ATTEMPTS = 4
 _COPY_CHUNK = 1024 * 1024
 
@@ -33,7 +35,7 @@ def make_client(read_timeout: float = 60, connect_timeout: float = 10) -> Any:
     import boto3
     from botocore.config import Config as BotoConfig
 
-    attempts = int(os.environ.get("AWS_MAX_ATTEMPTS") or 5)
+    attempts = positive_int(os.environ, "AWS_MAX_ATTEMPTS", 5)
     return boto3.client("s3", config=BotoConfig(
         retries={"mode": "standard", "max_attempts": attempts},
         read_timeout=read_timeout, connect_timeout=connect_timeout))
