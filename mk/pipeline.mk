@@ -8,3 +8,7 @@ object-store: setup ## run a local S3 server (SeaweedFS weed mini) in S3_DIR=.st
 
 test-pipeline: setup ## run the pipeline tests only (events, routing, both handlers against a real S3 server)
 	$(PY) -m pytest $(PYTEST_ARGS) tests/test_events.py tests/test_routing.py tests/test_pipeline.py tests/test_pipeline_faults.py
+
+.PHONY: redrive
+redrive: setup ## replay the events waiting in the on-failure queue (QUEUE_URL=, MAX=, DRY_RUN=1) [AWS]
+	$(PY) -m deploy.redrive --queue-url "$(QUEUE_URL)" $(if $(MAX),--max $(MAX)) $(if $(DRY_RUN),--dry-run)
