@@ -33,6 +33,20 @@ class Location:
     key: str
 
 
+# S3 event names of records that create no object (deletions, restores, tag or ACL changes, ...).
+_NOT_CREATED = ("ObjectRemoved:", "ObjectRestore:", "ObjectTagging:", "ObjectAcl:", "LifecycleExpiration:",
+                "LifecycleTransition", "IntelligentTiering", "Replication:")
+
+
+def not_an_upload(config: Config, bucket: str, event_name: str) -> dict | None:
+    """The outcome of a record that names no new object, or one in a bucket outside SOURCE_BUCKETS."""
+    if event_name.startswith(_NOT_CREATED):
+        return {"outcome": "ignored", "reason": f"event {event_name} creates no object"}
+    if config.source_buckets and bucket not in config.source_buckets:
+        return {"outcome": "misrouted", "reason": f"bucket {bucket!r} is not in SOURCE_BUCKETS"}
+    return None
+
+
 def out_of_scope(config: Config, bucket: str, key: str) -> str | None:
     """Why a key is not an upload this function should strip (prefix mode), or None; InvalidConfig when
     the copies would land in this bucket where uploads are read."""

@@ -32,37 +32,13 @@ from shared.errors import ScrubError
 from shared.logs import log_record
 from shared.routing import kind_of
 from shared.staging import Staged, Stager
+from shared.timebudget import TimeBudget
 
 
 class InvocationFailed(ScrubError):
     """Some records failed; raised so Lambda's async retry / DLQ / on-failure destination take over."""
 
     kind = "invocation failed"
-
-
-class _TimeBudget:
-    """A record starts only while the invocation has TIME_RESERVE_S plus the longest record so far left;
-    the rest are reported failed at once (an SQS batch names them in batchItemFailures, an async event
-    is retried whole, its finished records being no-ops), instead of all being lost to the timeout."""
-
-    def __init__(self, context: Any, reserve_s: float) -> None:
-        self.context, self.reserve_s, self.longest_s = context, reserve_s, 0.0
-
-    def not_started(self, kind: str, record: events.ObjectRecord) -> dict | None:
-        if self.context is None:
-            return None
-        left_s = self.context.get_remaining_time_in_millis() / 1000
-        if left_s >= self.reserve_s + self.longest_s:
-            return None
-        report = {"function": kind, "bucket": record.bucket, "key": record.key, "version": record.version_id,
-                  "outcome": "failed", "reason": f"not started: {left_s:.1f} s left in the invocation, under "
-                  f"TIME_RESERVE_S ({self.reserve_s:g} s) plus the longest record so far ({self.longest_s:.1f} s)"}
-        log_record(report)
-        return report
-
-    def took(self, report: dict) -> dict:
-        self.longest_s = max(self.longest_s, report["duration_ms"] / 1000)
-        return report
 
 
 class Pipeline:
@@ -76,7 +52,7 @@ class Pipeline:
         failed_messages, failures, outcomes = [], [], []
         reencoded = 0
         deliveries = events.deliveries(event)
-        budget = _TimeBudget(context, self.config.time_reserve_s)
+        budget = TimeBudget(context, self.config.time_reserve_s)
         for delivery in deliveries:
             reports = [budget.not_started(self.kind, record) or budget.took(self.process(record))
                        for record in delivery.records]
@@ -118,7 +94,7 @@ class Pipeline:
         return report
 
     def _process(self, record: events.ObjectRecord) -> dict:
-        if refused := _not_an_upload_here(self.config, record):
+        if refused := guard.not_an_upload(self.config, record.bucket, record.event_name):
             return refused
         routed = kind_of(record.key)
         if routed != self.kind and (routed or not self.router):
@@ -232,20 +208,6 @@ def _result_fields(source: s3io.SourceObject, staged: Staged) -> dict:
     return {"key": source.location.key, "version": source.version_id, "bytes_before": source.size,
             "bytes_after": staged.size_after, "format": result.format, "removed": sorted(result.removed),
             "lossless": result.lossless, "notes": list(result.notes)}
-
-
-# S3 event names of records that create no object (deletions, restores, tag or ACL changes, ...).
-_NOT_CREATED = ("ObjectRemoved:", "ObjectRestore:", "ObjectTagging:", "ObjectAcl:", "LifecycleExpiration:",
-                "LifecycleTransition", "IntelligentTiering", "Replication:")
-
-
-def _not_an_upload_here(config: Config, record: events.ObjectRecord) -> dict | None:
-    """The outcome of a record that names no new object, or one in a bucket outside SOURCE_BUCKETS."""
-    if record.event_name.startswith(_NOT_CREATED):
-        return {"outcome": "ignored", "reason": f"event {record.event_name} creates no object"}
-    if config.source_buckets and record.bucket not in config.source_buckets:
-        return {"outcome": "misrouted", "reason": f"bucket {record.bucket!r} is not in SOURCE_BUCKETS"}
-    return None
 
 
 def _written_from(current: dict | None, source: s3io.SourceObject) -> bool:
