@@ -7,6 +7,8 @@ what is not media is left untouched and unmarked."""
 from __future__ import annotations
 
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
@@ -18,9 +20,10 @@ from devtools.s3events import eventbridge_event, uploaded
 from devtools.samples import heic_photo, jpeg_photo, video_clip
 from images import handler as image_handler
 from images.registry import recognises, strip
+from shared import s3io
 from shared.config import Config
-from shared.contentroute import ContentRouter, handover_event
-from shared.guard import GUARD_TAG
+from shared.contentroute import ContentRouter, handover_event, lambda_hand_over
+from shared.guard import GUARD_TAG, Location
 from shared.pipeline import LazyHandler, Pipeline
 from shared.routing import CATCH_ALL, IMAGE, UNROUTED, VIDEO, eventbridge_patterns
 from shared.staging import InMemory
@@ -157,3 +160,35 @@ def test_what_is_not_media_stays_untouched_and_unmarked(s3, bucket, monkeypatch,
     assert tags(s3, bucket, key) == {"owner": "me"}  # no marker: behind the read gate it stays unreadable
     (line,) = logged(capsys)
     assert line["level"] == "WARNING" and "not a format" in line["reason"]
+
+
+def test_the_hand_over_is_an_asynchronous_invoke_of_the_other_function(monkeypatch):
+    """boto3's real Lambda client against a local endpoint that records what Lambda would receive."""
+    received: list[tuple[str, dict, dict]] = []
+
+    class LambdaEndpoint(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((self.path, dict(self.headers), json.loads(body)))
+            self.send_response(202)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), LambdaEndpoint)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", f"http://127.0.0.1:{server.server_port}")
+        for name, value in {"AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+            monkeypatch.setenv(name, value)
+        source = s3io.SourceObject(Location("media", "uploads/a b+c"), '"abc123"', "v1", 42)
+        assert lambda_hand_over("mediascrub-video")(source) == "mediascrub-video"
+    finally:
+        server.shutdown()
+    ((path, headers, event),) = received
+    assert path == "/2015-03-31/functions/mediascrub-video/invocations"
+    assert headers["X-Amz-Invocation-Type"] == "Event"
+    (record,) = event["Records"]
+    assert record["s3"]["object"] == {"key": "uploads/a+b%2Bc", "eTag": "abc123", "size": 42, "versionId": "v1"}
