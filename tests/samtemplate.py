@@ -32,7 +32,8 @@ def parsed() -> dict:
 
 
 def transformed(template: dict, **parameters: str) -> dict:
-    """The CloudFormation SAM deploys, with Fn::If / AWS::NoValue resolved for these parameters.
+    """The resources SAM deploys for these parameters: conditional ones only when their condition holds,
+    Fn::If / AWS::NoValue resolved.
 
     Needs AWS_DEFAULT_REGION set (SAM builds ARNs with it; nothing is contacted)."""
     class NoManagedPolicies:  # the functions use inline policies only; SAM adds the basic role by ARN
@@ -46,7 +47,9 @@ def transformed(template: dict, **parameters: str) -> dict:
     conditions: dict[str, bool] = {}
     for name, expression in cloudformation.get("Conditions", {}).items():
         conditions[name] = _condition(expression, values, conditions)
-    return _resolve(cloudformation["Resources"], conditions)
+    deployed = {name: resource for name, resource in cloudformation["Resources"].items()
+                if conditions.get(resource.get("Condition"), True)}  # a resource whose condition is false is not
+    return _resolve(deployed, conditions)
 
 
 def _condition(expression: dict, values: dict, conditions: dict) -> bool:

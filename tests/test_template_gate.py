@@ -1,7 +1,7 @@
 """template.yaml fails closed: the read gate (bucket policy), lifecycle rules, the IAM the pipeline needs,
 and the alarms. The local S3 server cannot evaluate `s3:ExistingObjectTag` conditions, so the policy is
-checked statement by statement on what SAM deploys; the quarantine alternative runs end to end in
-tests/test_quarantine.py."""
+checked statement by statement on what SAM deploys; the quarantine alternative is checked in
+tests/test_template_quarantine.py and runs end to end in tests/test_quarantine.py."""
 from __future__ import annotations
 
 import pytest
@@ -81,7 +81,8 @@ def test_plain_http_is_refused_whatever_the_gate(template, gate):
 def test_the_gate_refuses_the_metadata_guard(template):
     """A bucket policy cannot test user metadata: deploying the gate with Guard=metadata is refused."""
     rule = template["Rules"]["GateNeedsTagGuard"]
-    assert rule["RuleCondition"] == {"Fn::Equals": [{"Ref": "ReadGate"}, "true"]}
+    assert rule["RuleCondition"] == {"Fn::And": [{"Fn::Equals": [{"Ref": "ReadGate"}, "true"]},
+                                                 {"Fn::Equals": [{"Ref": "UploadsBucketName"}, ""]}]}
     assert rule["Assertions"][0]["Assert"] == {"Fn::Equals": [{"Ref": "Guard"}, "tag"]}
     assert template["Parameters"]["Guard"]["Default"] == "tag"
     assert template["Parameters"]["ReadGate"]["Default"] == "true"
