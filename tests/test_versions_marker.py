@@ -17,9 +17,10 @@ from images.registry import strip as real_strip
 from shared.config import Config
 from shared.guard import GUARD_TAG
 from shared.pipeline import Pipeline
-from shared.routing import IMAGE
+from shared.routing import IMAGE, VIDEO
 from shared.s3io import make_client
-from shared.staging import InMemory
+from shared.staging import InMemory, OnDisk
+from video.strip import strip_file
 
 pytestmark = pytest.mark.slow
 
@@ -143,3 +144,25 @@ def test_a_same_bytes_reupload_keeps_its_own_tags_and_headers(s3, versioned_buck
     assert after["CacheControl"] == "max-age=2" and after["Metadata"]["album"] == "b"
     assert tags(s3, bucket, "s.jpg") == {"who": "second", GUARD_TAG: "True"}
     assert leaks(s3, bucket, "s.jpg", tmp_path) == {}
+
+
+def test_a_lost_complete_multipart_upload_response_still_ends_stripped(s3, versioned_bucket, dirty_video, tmp_path):
+    """The retried CompleteMultipartUpload meets the server's 412 (IfMatch on the original's ETag)."""
+    bucket = versioned_bucket
+    head = uploaded(s3, bucket, "clip.mp4", dirty_video)
+    client = make_client()
+    lost: list[int] = []
+
+    def lose_first_response(response, attempts, **_):
+        if response and response[0].status_code == 200 and not lost:
+            lost.append(attempts)
+            return 0
+        return None
+
+    client.meta.events.register_first("needs-retry.s3.CompleteMultipartUpload", lose_first_response)
+    config = Config(delete_original_version=True, part_bytes=5 * 1024 * 1024)
+    scrub = Pipeline(VIDEO, config, client, OnDisk(strip_file, str(tmp_path)))
+    assert scrub.handle(s3_event(s3_record(bucket, "clip.mp4", head))) == {"outcomes": {"stripped": 1}}
+    assert lost == [1]
+    (remaining,) = versions(s3, bucket, "clip.mp4")
+    assert remaining != head["VersionId"]
