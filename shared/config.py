@@ -58,7 +58,7 @@ class Config:
         elif self.source_prefix or self.dest_prefix or self.dest_bucket:
             raise InvalidConfig("SOURCE_PREFIX, DEST_PREFIX and DEST_BUCKET only apply with GUARD=prefix")
         if not _MIN_PART_MB * MiB <= self.part_bytes <= _MAX_PART_MB * MiB:
-            raise InvalidConfig(f"MULTIPART_PART_MB must be from {_MIN_PART_MB} to {_MAX_PART_MB} "
+            raise InvalidConfig(f"MULTIPART_PART_MB must be at least {_MIN_PART_MB} and at most {_MAX_PART_MB} "
                                 "(S3's part sizes)")
         if self.max_image_bytes <= 0:
             raise InvalidConfig("MAX_IMAGE_MB must be positive")

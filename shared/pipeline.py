@@ -112,33 +112,35 @@ class Pipeline:
             report = _result_fields(source, staged)
             if not staged.result.removed:
                 return report | self._already_clean(source, staged)
-            if not self._write_unless_superseded(source, staged.stripped):
-                return report | self._superseded(source)
+            if superseded := self._write_unless_superseded(source, staged.stripped):
+                return report | self._superseded(source, superseded)
         if not self.config.in_place and not s3io.still_current(self.client, source):
             return self._process_newer(source, "source replaced while its copy was written")
         return report | self._delete_original_if_asked(source) | {"outcome": "stripped"}
 
-    def _write_unless_superseded(self, source: s3io.SourceObject, body: bytes | Path) -> bool:
-        """Write in place; False when a newer upload holds the key. In a versioned bucket the version read
-        must still be current (a same-bytes re-upload shares its ETag, so IfMatch alone would overwrite
-        that upload's tags and headers). A write of ours that already landed (the retry after a failed
-        delete, or botocore's retry of a PutObject whose response was lost, meets 412) counts as written."""
+    def _write_unless_superseded(self, source: s3io.SourceObject, body: bytes | Path) -> str | None:
+        """Write in place; or say why not: a newer upload holds the key. In a versioned bucket the version
+        read must still be current (a same-bytes re-upload shares its ETag, so IfMatch alone would
+        overwrite that upload's tags and headers). A write of ours that already landed (the retry after a
+        failed delete, or botocore's retry of a PutObject whose response was lost, meets 412) counts as
+        written."""
         if self.config.in_place and source.version_id:
             current = s3io.head_current(self.client, source.location)
             if not current or current.get("VersionId") != source.version_id:
-                return _written_from(current, source)
+                return None if _written_from(current, source) else "a newer version is current"
         try:
             self._write(source, body)
         except Exception as exc:
             if not (self.config.in_place and s3io.is_precondition_failed(exc)):
                 raise
-            return _written_from(s3io.head_current(self.client, source.location), source)
-        return True
+            written = _written_from(s3io.head_current(self.client, source.location), source)
+            return None if written else _describe(exc)
+        return None
 
-    def _superseded(self, source: s3io.SourceObject) -> dict:
+    def _superseded(self, source: s3io.SourceObject, why: str) -> dict:
         """A newer upload replaced the object read (it has its own event). The version read is no longer
         current but still holds the metadata: with DELETE_ORIGINAL_VERSION it goes too."""
-        return {"outcome": "superseded", "reason": "a newer upload replaced the object while it was stripped; "
+        return {"outcome": "superseded", "reason": f"object changed while it was stripped ({why}); "
                                                    "the newer upload has its own event"} | \
             self._delete_original_if_asked(source)
 

@@ -98,7 +98,7 @@ def test_mixed_batch_processes_every_record_and_raises_for_the_failure(s3, bucke
         handler(image_handler, monkeypatch)(event)
     outcomes = {line["key"]: line["outcome"] for line in logged(capsys)}
     assert outcomes == {"good.jpg": "stripped", "corrupt.jpg": "failed", "clean.jpg": "already-clean",
-                        "photo.png": "stripped", "movie.mp4": "misrouted", "notes.txt": "not-media",
+                        "photo.png": "stripped", "movie.mp4": "misrouted", "notes.txt": "superseded",
                         "gone.jpg": "superseded"}
     assert gps_tags(body(s3, bucket, "good.jpg")) == [] and gps_tags(body(s3, bucket, "photo.png")) == []
     untouched = s3.head_object(Bucket=bucket, Key="corrupt.jpg")
