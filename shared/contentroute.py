@@ -28,6 +28,8 @@ class ContentRouter:
 
     def decide(self, client: Any, source: s3io.SourceObject, kind: str) -> dict | None:
         """None when this function strips the object; otherwise the record's outcome."""
+        if not source.size:  # nothing to read (a range would be refused): a folder marker, an empty upload
+            return {"outcome": "not-media", "reason": "empty object (a folder marker?): nothing to strip"}
         if self.recognises(s3io.read_head(client, source, SNIFF_BYTES)):
             return None
         if self.hand_over:

@@ -162,6 +162,14 @@ def test_what_is_not_media_stays_untouched_and_unmarked(s3, bucket, monkeypatch,
     assert line["level"] == "WARNING" and "not a format" in line["reason"]
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("key", ["photos/", "uploads/empty"])
+def test_empty_objects_and_folder_markers_are_not_media(s3, bucket, monkeypatch, capsys, key):
+    head = uploaded(s3, bucket, key, b"")
+    assert cold(image_handler, monkeypatch)(eventbridge_event(bucket, key, head)) == {"outcomes": {"not-media": 1}}
+    assert "empty object" in logged(capsys)[0]["reason"]
+
+
 def test_the_hand_over_is_an_asynchronous_invoke_of_the_other_function(monkeypatch):
     """boto3's real Lambda client against a local endpoint that records what Lambda would receive."""
     received: list[tuple[str, dict, dict]] = []
