@@ -13,7 +13,6 @@
     TMP_DIR                  where videos are staged (default: the system temp dir, /tmp on Lambda)
     HANDOFF_FUNCTION         the function that gets objects with no known suffix whose content is not
                              this function's (the template sets it on the image function: the video one)
-
     TIME_RESERVE_S           a record is not started with less than this (plus the longest record so far)
                              left in the invocation: it is reported failed and retried (default 10)
 
@@ -138,7 +137,7 @@ def positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     raw = (env.get(name) or "").strip()
     if not raw:
         return default
-    if not raw.isdigit() or int(raw) == 0:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) == 0:
         raise InvalidConfig(f"{name} must be a positive whole number, not {raw!r}")
     return int(raw)
 
