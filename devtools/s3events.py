@@ -75,3 +75,13 @@ def uploaded(client, bucket: str, key: str, body: bytes, **put_args) -> dict:
     """Put an object and return its HeadObject (what an event about that upload describes)."""
     client.put_object(Bucket=bucket, Key=key, Body=body, **put_args)
     return client.head_object(Bucket=bucket, Key=key)
+
+
+def on_failure_record(function_arn: str, event: dict, error: str) -> dict:
+    """What Lambda's on-failure destination (SQS) receives when an async invocation failed after its retries."""
+    return {"version": "1.0", "timestamp": "2026-11-25T00:00:00.000Z",
+            "requestContext": {"requestId": str(uuid.uuid4()), "functionArn": f"{function_arn}:$LATEST",
+                               "condition": "RetriesExhausted", "approximateInvokeCount": 3},
+            "requestPayload": event,
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+            "responsePayload": {"errorMessage": error, "errorType": "InvocationFailed"}}

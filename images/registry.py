@@ -54,6 +54,11 @@ def detect(data: bytes) -> ModuleType:
     raise UnsupportedFormat("content is not JPEG, PNG, WebP, GIF, HEIC/HEIF or AVIF")
 
 
+def recognises(head: bytes) -> bool:
+    """Whether a file's first bytes are a format this package strips: decided before it is fetched whole."""
+    return any(module.sniff(head[:_HEAD]) for module in _modules())
+
+
 def extension_notes(suffix: str, fmt: str) -> list[str]:
     """A note when the name's suffix does not match the content (handled by content either way)."""
     if suffix.lower() in SUFFIXES.get(fmt, ()):

@@ -49,3 +49,9 @@ class InvalidConfig(ScrubError):
     """An environment variable is missing or invalid: the function cannot start."""
 
     kind = "invalid configuration"
+
+
+class EnvironmentFailure(ScrubError):
+    """The function's environment failed it (no space left in TMP_DIR, ...), not the input."""
+
+    kind = "environment failure"

@@ -8,7 +8,7 @@ import json
 import sys
 import time
 
-_LEVELS = {"failed": "ERROR", "misrouted": "WARNING"}
+_LEVELS = {"failed": "ERROR", "misrouted": "WARNING", "not-media": "WARNING"}
 
 
 def log_record(fields: dict) -> None:

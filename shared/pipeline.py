@@ -1,13 +1,18 @@
 """One invocation: every record processed on its own, one JSON log line each, failures reported.
 
-Per record: route by suffix -> loop guard -> head (pinned to the event's version/ETag) -> strip ->
-write back with IfMatch (or, when nothing was removed, only mark it). Outcomes:
+Per record: route by suffix -> loop guard -> head (pinned to the event's version/ETag) -> (no known
+suffix: route by content, shared/contentroute.py) -> strip -> write back with IfMatch (or, when nothing
+was removed, only mark it). Outcomes:
 
     stripped       metadata removed and the stripped object written
     already-clean  nothing to remove: not rewritten (tag mode: only the tag added; prefix mode: copied)
     skipped-guard  the loop guard says it is done (or, prefix mode, the key is not an upload)
     superseded     the object changed or vanished since the event (412/404): the newer one has its own event
-    misrouted      the suffix belongs to the other function (or none): skipped with a warning
+    misrouted      the suffix belongs to the other function, or the bucket is not in SOURCE_BUCKETS: skipped
+                   with a warning
+    handed-over    no known suffix and the content is not this function's: passed to the other function
+    not-media      no known suffix and no function strips the content: left untouched, with a warning
+    ignored        the record creates no object (ObjectRemoved, ObjectRestore, ...)
     failed         anything else; the original is untouched and the invocation reports the failure
 
 Failures are reported the way the trigger needs: `batchItemFailures` for SQS (partial batch
@@ -22,10 +27,12 @@ from typing import Any
 
 from shared import events, guard, s3io
 from shared.config import Config
+from shared.contentroute import ContentRouter
 from shared.errors import ScrubError
 from shared.logs import log_metrics, log_record
 from shared.routing import kind_of
 from shared.staging import Staged, Stager
+from shared.timebudget import TimeBudget
 
 
 class InvocationFailed(ScrubError):
@@ -35,16 +42,20 @@ class InvocationFailed(ScrubError):
 
 
 class Pipeline:
-    def __init__(self, kind: str, config: Config, client: Any, stager: Stager) -> None:
-        self.kind, self.config, self.client, self.stager = kind, config, client, stager
+    def __init__(self, kind: str, config: Config, client: Any, stager: Stager,
+                 router: ContentRouter | None = None) -> None:
+        self.kind, self.config, self.client, self.stager, self.router = kind, config, client, stager, router
 
-    def handle(self, event: dict) -> dict:
-        """Process every record of `event`; returns the SQS partial batch response or a summary."""
+    def handle(self, event: dict, context: Any = None) -> dict:
+        """Process every record of `event`; returns the SQS partial batch response or a summary.
+        `context` (Lambda's) tells the time left: records that could not finish in it are not started."""
         failed_messages, failures, outcomes = [], [], []
         reencoded = 0
         deliveries = events.deliveries(event)
+        budget = TimeBudget(context, self.config.time_reserve_s)
         for delivery in deliveries:
-            reports = [self.process(record) for record in delivery.records]
+            reports = [budget.not_started(self.kind, record) or budget.took(self.process(record))
+                       for record in delivery.records]
             reports += [_report_unreadable(delivery, error) for error in delivery.errors]
             outcomes += [r["outcome"] for r in reports]
             reencoded += sum(r.get("lossless") is False for r in reports)
@@ -84,8 +95,10 @@ class Pipeline:
         return report
 
     def _process(self, record: events.ObjectRecord) -> dict:
+        if refused := guard.not_an_upload(self.config, record.bucket, record.event_name):
+            return refused
         routed = kind_of(record.key)
-        if routed != self.kind:
+        if routed != self.kind and (routed or not self.router):
             return {"outcome": "misrouted",
                     "reason": f"{record.key!r} routes to {routed or 'no'} function, not {self.kind}"}
         out_of_scope = guard.out_of_scope(self.config, record.bucket, record.key)
@@ -94,17 +107,49 @@ class Pipeline:
         source = self._head(record)
         if guard.already_stripped(self.config, source.tags, source.metadata):
             return {"outcome": "skipped-guard", "reason": f"marked by GUARD={self.config.guard}"}
+        if not routed and self.router and (decided := self.router.decide(self.client, source, self.kind)):
+            return decided
         with self.stager.staged(self.client, source) as staged:
             report = _result_fields(source, staged)
             if not staged.result.removed:
                 return report | self._already_clean(source, staged)
-            self._write(source, staged.stripped)
+            if superseded := self._write_unless_superseded(source, staged.stripped):
+                return report | self._superseded(source, superseded)
         if not self.config.in_place and not s3io.still_current(self.client, source):
             return self._process_newer(source, "source replaced while its copy was written")
-        if self.config.delete_original_version and self.config.in_place and source.version_id:
-            self._delete_original(source)
-            report["deleted_version"] = source.version_id
-        return report | {"outcome": "stripped"}
+        return report | self._delete_original_if_asked(source) | {"outcome": "stripped"}
+
+    def _write_unless_superseded(self, source: s3io.SourceObject, body: bytes | Path) -> str | None:
+        """Write in place; or say why not: a newer upload holds the key. In a versioned bucket the version
+        read must still be current (a same-bytes re-upload shares its ETag, so IfMatch alone would
+        overwrite that upload's tags and headers). A write of ours that already landed (the retry after a
+        failed delete, or botocore's retry of a PutObject whose response was lost, meets 412) counts as
+        written."""
+        if self.config.in_place and source.version_id:
+            current = s3io.head_current(self.client, source.location)
+            if not current or current.get("VersionId") != source.version_id:
+                return None if _written_from(current, source) else "a newer version is current"
+        try:
+            self._write(source, body)
+        except Exception as exc:
+            if not (self.config.in_place and s3io.is_precondition_failed(exc)):
+                raise
+            written = _written_from(s3io.head_current(self.client, source.location), source)
+            return None if written else _describe(exc)
+        return None
+
+    def _superseded(self, source: s3io.SourceObject, why: str) -> dict:
+        """A newer upload replaced the object read (it has its own event). The version read is no longer
+        current but still holds the metadata: with DELETE_ORIGINAL_VERSION it goes too."""
+        return {"outcome": "superseded", "reason": f"object changed while it was stripped ({why}); "
+                                                   "the newer upload has its own event"} | \
+            self._delete_original_if_asked(source)
+
+    def _delete_original_if_asked(self, source: s3io.SourceObject) -> dict:
+        if not (self.config.delete_original_version and self.config.in_place and source.version_id):
+            return {}
+        self._delete_original(source)
+        return {"deleted_version": source.version_id}
 
     def _delete_original(self, source: s3io.SourceObject) -> None:
         try:
@@ -153,7 +198,8 @@ class Pipeline:
         spec = s3io.WriteSpec(
             target=guard.destination(self.config, source.location),
             headers=source.headers,
-            metadata=guard.metadata_to_write(self.config, source.metadata),
+            metadata=guard.metadata_to_write(self.config, source.metadata,
+                                             guard.source_identity(source.version_id, source.etag)),
             tags=guard.tags_to_write(self.config, source.tags),
             if_match=source.etag if self.config.in_place else None,
         )
@@ -165,6 +211,12 @@ def _result_fields(source: s3io.SourceObject, staged: Staged) -> dict:
     return {"key": source.location.key, "version": source.version_id, "bytes_before": source.size,
             "bytes_after": staged.size_after, "format": result.format, "removed": sorted(result.removed),
             "lossless": result.lossless, "notes": list(result.notes)}
+
+
+def _written_from(current: dict | None, source: s3io.SourceObject) -> bool:
+    """Whether the key's current object (a HeadObject) is this pipeline's write stripped from `source`."""
+    stripped_from = ((current or {}).get("Metadata") or {}).get(guard.STRIPPED_FROM)
+    return stripped_from == guard.source_identity(source.version_id, source.etag)
 
 
 def _report_unreadable(delivery: events.Delivery, error: str) -> dict:
@@ -198,4 +250,4 @@ class LazyHandler:
     def __call__(self, event: dict, context: Any = None) -> dict:
         if self.pipeline is None:
             self.pipeline = self.build()
-        return self.pipeline.handle(event)
+        return self.pipeline.handle(event, context)

@@ -7,6 +7,10 @@ S3 suffix filters are case-sensitive and two rules of one event type may not ove
 is emitted in lower and upper case (".jpg", ".JPG"); mixed-case names (".Jpg") only reach the Lambda
 through EventBridge, whose `suffix` match has an `equals-ignore-case`-style variant
 (`{"suffix": {"equals-ignore-case": ".jpg"}}`). The handlers match case-insensitively either way.
+
+EventBridge also gets a catch-all rule for every other key (no suffix, or one not in the table) that
+goes to the CATCH_ALL function, which decides by the object's first bytes (shared/contentroute.py).
+The template deploys the EventBridge rules.
 """
 from __future__ import annotations
 
@@ -20,6 +24,9 @@ ROUTES: dict[str, tuple[str, ...]] = {
     IMAGE: (".jpg", ".jpeg", ".jpe", ".png", ".webp", ".gif", ".heic", ".heif", ".avif"),
     VIDEO: (".mp4", ".m4v", ".mov", ".qt", ".3gp", ".3g2", ".mkv", ".webm"),
 }
+# Objects whose name routes nowhere go here; it strips images and hands anything else to the video function.
+CATCH_ALL = IMAGE
+UNROUTED = "unrouted"
 _EVENTS = ["s3:ObjectCreated:*"]
 
 
@@ -56,22 +63,33 @@ def notification_config(function_arns: dict[str, str], prefix: str = "") -> dict
 
 
 def eventbridge_patterns(bucket: str = "", prefix: str = "") -> dict[str, dict]:
-    """One EventBridge rule pattern per kind, matching suffixes case-insensitively.
+    """One EventBridge rule pattern per kind, matching suffixes case-insensitively, and the UNROUTED
+    catch-all (for the CATCH_ALL function): every key that ends in none of the table's suffixes.
 
     Requires "EventBridge notifications" turned on for the bucket. EventBridge delivers the key
     decoded (`detail.object.key` is the plain UTF-8 name), unlike S3 notifications (URL-encoded).
+    `anything-but` matches case-sensitively, so a mixed-case name such as `photo.Jpg` matches both
+    its kind's rule and the catch-all: two deliveries of one upload, which the loop guard makes harmless.
+    With a prefix, the catch-all also matches keys outside it; the function skips those (`skipped-guard`).
     """
     patterns = {}
     for kind, suffixes in ROUTES.items():
         key_filter: list[dict] = [{"suffix": {"equals-ignore-case": s}} for s in suffixes]
-        detail: dict = {"object": {"key": key_filter}}
         if prefix:
             # Content filters on one field are OR-ed, so the prefix goes in a `wildcard` per suffix instead.
-            detail["object"]["key"] = [{"wildcard": f"{prefix}*{s}"} for s in _case_folded(suffixes)]
-        if bucket:
-            detail["bucket"] = {"name": [bucket]}
-        patterns[kind] = {"source": ["aws.s3"], "detail-type": ["Object Created"], "detail": detail}
+            key_filter = [{"wildcard": f"{prefix}*{s}"} for s in _case_folded(suffixes)]
+        patterns[kind] = _object_created(bucket, key_filter)
+    every_suffix = tuple(s for suffixes in ROUTES.values() for s in suffixes)
+    patterns[UNROUTED] = _object_created(
+        bucket, [{"anything-but": {"wildcard": [f"{prefix}*{s}" for s in _case_folded(every_suffix)]}}])
     return patterns
+
+
+def _object_created(bucket: str, key_filter: list[dict]) -> dict:
+    detail: dict = {"object": {"key": key_filter}}
+    if bucket:
+        detail["bucket"] = {"name": [bucket]}
+    return {"source": ["aws.s3"], "detail-type": ["Object Created"], "detail": detail}
 
 
 def _case_folded(suffixes: tuple[str, ...]) -> list[str]:

@@ -17,13 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from shared.config import positive_int
 from shared.errors import ScrubError
 from shared.guard import Location, tagging_header
 
 # Headers that belong to the object and must survive the rewrite (HeadObject name == PutObject name).
 PRESERVED_HEADERS = ("ContentType", "CacheControl", "ContentDisposition", "ContentEncoding",
                      "ContentLanguage", "Expires", "StorageClass", "ServerSideEncryption",
-                     "SSEKMSKeyId", "BucketKeyEnabled")
+                     "SSEKMSKeyId", "BucketKeyEnabled", "WebsiteRedirectLocation",
+                     "ObjectLockMode", "ObjectLockRetainUntilDate", "ObjectLockLegalHoldStatus")
 _CONFLICT_ATTEMPTS = 4
 _COPY_CHUNK = 1024 * 1024
 
@@ -36,7 +38,7 @@ def make_client(read_timeout: float = 60, connect_timeout: float = 10) -> Any:
     import botocore.session
     from botocore.config import Config as BotoConfig
 
-    attempts = int(os.environ.get("AWS_MAX_ATTEMPTS") or 5)
+    attempts = positive_int(os.environ, "AWS_MAX_ATTEMPTS", 5)
     return botocore.session.get_session().create_client("s3", config=BotoConfig(
         retries={"mode": "standard", "max_attempts": attempts},
         read_timeout=read_timeout, connect_timeout=connect_timeout))
@@ -105,6 +107,13 @@ def _version(source: SourceObject) -> dict[str, str]:
 
 def read_bytes(client: Any, source: SourceObject) -> bytes:
     response = client.get_object(Bucket=source.location.bucket, Key=source.location.key, **source.pin())
+    return response["Body"].read()
+
+
+def read_head(client: Any, source: SourceObject, length: int) -> bytes:
+    """The first `length` bytes of exactly the object read (a ranged GET)."""
+    response = client.get_object(Bucket=source.location.bucket, Key=source.location.key,
+                                 Range=f"bytes=0-{length - 1}", **source.pin())
     return response["Body"].read()
 
 
@@ -203,6 +212,16 @@ def still_current(client: Any, source: SourceObject) -> bool:
             return False
         raise
     return True
+
+
+def head_current(client: Any, location: Location) -> dict | None:
+    """HeadObject of the key's current object; None when there is none."""
+    try:
+        return client.head_object(Bucket=location.bucket, Key=location.key)
+    except Exception as exc:
+        if is_gone(exc):
+            return None
+        raise
 
 
 def remove_tag(client: Any, location: Location, tag: str) -> None:

@@ -1,10 +1,14 @@
 """Getting an object's bytes to the stripper: in memory (images) or through a temporary directory (video).
 
 A stager reads exactly the object that was headed (its version or ETag), runs the stripper, and
-yields the stripped body with the result; temporary files are gone when the `with` block ends.
+yields the stripped body with the result; temporary files are gone when the `with` block ends, and
+what a killed run left behind (a timeout) is removed when the next one starts.
 """
 from __future__ import annotations
 
+import errno
+import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -14,11 +18,13 @@ from typing import Any, Protocol
 
 from shared import s3io
 from shared.config import MiB
-from shared.errors import InputTooLarge
+from shared.errors import EnvironmentFailure, InputTooLarge, ScrubError
 
 # Room for the original and the stripped copy, plus slack for ffmpeg's own temporary data.
 _DISK_FACTOR = 2
 _DISK_SLACK = 16 * MiB
+_PREFIX = "mediascrub-"
+_NO_SPACE = os.strerror(errno.ENOSPC)  # "No space left on device", also in ffmpeg's messages
 
 
 @dataclass
@@ -58,6 +64,9 @@ class OnDisk:
     strip_file: Callable[[Path, Path], Any]
     directory: str
 
+    def __post_init__(self) -> None:
+        remove_leftovers(self.directory)
+
     @contextmanager
     def staged(self, client: Any, source: s3io.SourceObject) -> Iterator[Staged]:
         needed = source.size * _DISK_FACTOR + _DISK_SLACK
@@ -67,8 +76,26 @@ class OnDisk:
                                 f"of temporary storage but {self.directory} has {free / MiB:.0f} MiB free "
                                 "(raise the function's ephemeral storage)")
         suffix = PurePosixPath(source.location.key).suffix.lower()  # ffmpeg picks the muxer by extension
-        with tempfile.TemporaryDirectory(prefix="mediascrub-", dir=self.directory) as work:
+        with tempfile.TemporaryDirectory(prefix=_PREFIX, dir=self.directory) as work:
             original, stripped = Path(work) / f"original{suffix}", Path(work) / f"stripped{suffix}"
-            s3io.read_to_file(client, source, original)
-            result = self.strip_file(original, stripped)
+            try:
+                s3io.read_to_file(client, source, original)
+                result = self.strip_file(original, stripped)
+            except (OSError, ScrubError) as exc:
+                raise _no_space(exc, self.directory) or exc
             yield Staged(result, stripped, original, stripped.stat().st_size)
+
+
+def _no_space(exc: OSError | ScrubError, directory: str) -> EnvironmentFailure | None:
+    """A full TMP_DIR, whether Python or ffmpeg met it, is the environment's failure, not the input's."""
+    full = exc.errno == errno.ENOSPC if isinstance(exc, OSError) else _NO_SPACE in exc.reason
+    if not full:
+        return None
+    return EnvironmentFailure(f"no space left in {directory} while staging: raise the function's ephemeral "
+                              "storage (or free TMP_DIR)")
+
+
+def remove_leftovers(directory: str) -> None:
+    """Remove the staging directories of runs that were killed (a timeout) before cleaning up."""
+    for leftover in Path(directory).glob(f"{_PREFIX}*"):
+        shutil.rmtree(leftover, ignore_errors=True)

@@ -6,10 +6,12 @@ import itertools
 import json
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
 
 from devtools import samples
+from devtools.judge import leaks_in_file
 from shared.config import Config
 from shared.events import ObjectRecord, deliveries
 from shared.pipeline import LazyHandler, Pipeline
@@ -48,9 +50,14 @@ def tags(s3, bucket: str, key: str, **pin) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=bucket, Key=key, **pin)["TagSet"]}
 
 
+# Every setting a handler reads: a test's handler sees only the ones it sets.
+SETTINGS = ("GUARD", "SOURCE_PREFIX", "DEST_PREFIX", "DEST_BUCKET", "SOURCE_BUCKETS", "DELETE_ORIGINAL_VERSION",
+            "HANDOFF_FUNCTION", "MAX_IMAGE_MB", "MULTIPART_PART_MB", "TMP_DIR", "TIME_RESERVE_S")
+
+
 def handler(module, monkeypatch: pytest.MonkeyPatch, **env: str) -> LazyHandler:
     """A fresh (cold) handler of `module` with `env` set, as a new Lambda container would start."""
-    for name in ("GUARD", "SOURCE_PREFIX", "DEST_PREFIX", "DEST_BUCKET", "DELETE_ORIGINAL_VERSION"):
+    for name in SETTINGS:
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -81,3 +88,10 @@ def logged(capsys) -> list[dict]:
     return [line for line in json_lines(capsys) if "_aws" not in line]
 
 
+
+
+def object_leaks(s3, bucket: str, key: str, tmp_path: Path, suffix: str = ".bin", **pin) -> dict:
+    """What the leak judge finds in the object `key` (its version, with VersionId=...)."""
+    path = tmp_path / f"judged{suffix}"
+    path.write_bytes(body(s3, bucket, key, **pin))
+    return leaks_in_file(str(path))

@@ -59,7 +59,7 @@ def test_mixed_batch_processes_every_record_and_raises_for_the_failure(s3, bucke
         handler(image_handler, monkeypatch)(event)
     outcomes = {line["key"]: line["outcome"] for line in logged(capsys)}
     assert outcomes == {"good.jpg": "stripped", "corrupt.jpg": "failed", "clean.jpg": "already-clean",
-                        "photo.png": "stripped", "movie.mp4": "misrouted", "notes.txt": "misrouted",
+                        "photo.png": "stripped", "movie.mp4": "misrouted", "notes.txt": "superseded",
                         "gone.jpg": "superseded"}
     assert gps_tags(body(s3, bucket, "good.jpg")) == [] and gps_tags(body(s3, bucket, "photo.png")) == []
     untouched = s3.head_object(Bucket=bucket, Key="corrupt.jpg")
@@ -132,7 +132,8 @@ def test_in_place_guard_second_invocation_is_a_no_op(s3, bucket, guard):
     assert pipeline.handle(s3_event(s3_record(bucket, "p.jpg", head))) == {"outcomes": {"stripped": 1}}
     after = s3.head_object(Bucket=bucket, Key="p.jpg")
     marker = tags(s3, bucket, "p.jpg") if guard == "tag" else after["Metadata"]
-    assert marker == ({"ExifStripped": "True"} if guard == "tag" else {"exif-stripped": "true"})
+    stripped_from = {"exif-stripped-from": head["ETag"].strip('"')}  # proof it is the pipeline's own write
+    assert marker == ({"ExifStripped": "True"} if guard == "tag" else {"exif-stripped": "true", **stripped_from})
     # The event for our own write, and a redelivery of the first event: neither writes anything.
     own_write = pipeline.handle(s3_event(s3_record(bucket, "p.jpg", after)))
     redelivered = pipeline.handle(s3_event(s3_record(bucket, "p.jpg", head)))
@@ -224,7 +225,7 @@ def test_headers_metadata_and_tags_are_preserved(s3, bucket):
     after = s3.head_object(Bucket=bucket, Key="h.jpg", ChecksumMode="ENABLED")
     assert after["ETag"] != head["ETag"] and after["ContentLength"] < head["ContentLength"]
     assert {name: after.get(name) for name in headers} == headers
-    assert after["Metadata"] == {"album": "summer", "owner-id": "42"}
+    assert after["Metadata"] == {"album": "summer", "owner-id": "42", "exif-stripped-from": head["ETag"].strip('"')}
     assert after.get("ChecksumSHA256")
     assert tags(s3, bucket, "h.jpg") == {"team": "photos", "stage": "raw", "ExifStripped": "True"}
 

@@ -8,7 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from shared.routing import IMAGE, ROUTES, VIDEO, eventbridge_patterns, kind_of, notification_config, overlapping_rules
+from shared.routing import (
+    IMAGE,
+    ROUTES,
+    UNROUTED,
+    VIDEO,
+    eventbridge_patterns,
+    kind_of,
+    notification_config,
+    overlapping_rules,
+)
 
 ARNS = {IMAGE: "arn:aws:lambda:us-east-1:123456789012:function:img",
         VIDEO: "arn:aws:lambda:us-east-1:123456789012:function:vid"}
@@ -70,4 +79,4 @@ def test_cli_prints_both_configurations():
                            "--prefix", "uploads/"], cwd=repo, capture_output=True, text=True, check=True)
     out = json.loads(done.stdout)
     assert out["NotificationConfiguration"] == notification_config(ARNS, "uploads/")
-    assert set(out["EventBridgeRulePatterns"]) == {IMAGE, VIDEO}
+    assert set(out["EventBridgeRulePatterns"]) == {IMAGE, VIDEO, UNROUTED}

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from shared.errors import MalformedInput, UnsupportedFormat
-from video.probe import ISO_FAMILY, MATROSKA_FAMILY, SUPPORTED, Probe, not_a_video_image
+from video.probe import ISO_FAMILY, ISO_TOP_LEVEL_BOXES, MATROSKA_FAMILY, SUPPORTED, Probe, not_a_video_image
 
 HEADER_BYTES = 4096  # what is read to find the ftyp brand or the EBML DocType
 _EBML_MAGIC = b"\x1a\x45\xdf\xa3"
@@ -42,6 +42,14 @@ def major_brand(head: bytes) -> str | None:
         if kind in ("moov", "mdat"):
             break
     return None
+
+
+def recognises(head: bytes) -> bool:
+    """Whether the first HEADER_BYTES of a file are a container this package strips (an MP4/MOV family
+    file that is not a HEIF/AVIF image, or Matroska/WebM): decided before the object is fetched whole."""
+    if head[4:8] == b"ftyp":
+        return not_a_video_image(head[8:12].decode("latin-1")) is None
+    return head[4:8] in ISO_TOP_LEVEL_BOXES or matroska_doctype(head) in ("matroska", "webm")
 
 
 def _iso_container(brand: str | None) -> Container:

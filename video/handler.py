@@ -6,6 +6,7 @@ and are written back with a multipart upload; see shared/pipeline.py and docs/pi
 from __future__ import annotations
 
 from shared.config import Config
+from shared.contentroute import content_router
 from shared.pipeline import LazyHandler, Pipeline
 from shared.routing import VIDEO
 
@@ -14,11 +15,13 @@ def build() -> Pipeline:
     """Cold start: validate the settings, import the stripper (and ffmpeg-python), create the S3 client."""
     from shared.s3io import make_client
     from shared.staging import OnDisk
+    from video.container import recognises
     from video.strip import VideoOptions, strip_file
 
     config, options = Config.from_env(), VideoOptions.from_env()
     return Pipeline(VIDEO, config, make_client(),
-                    OnDisk(lambda src, dst: strip_file(src, dst, options), config.staging_dir))
+                    OnDisk(lambda src, dst: strip_file(src, dst, options), config.staging_dir),
+                    content_router(recognises, config.handoff_function))
 
 
 lambda_handler = LazyHandler(build)

@@ -75,7 +75,7 @@ def run_tool(args: list[str], timeout: float, what: str) -> subprocess.Completed
 
 
 IMAGE_BRANDS = {"heic", "heix", "heim", "heis", "hevc", "hevx", "mif1", "msf1", "avif", "avis"}
-_ISO_TOP_LEVEL_BOXES = {b"ftyp", b"mdat", b"moov", b"wide", b"free", b"skip", b"pnot", b"uuid"}
+ISO_TOP_LEVEL_BOXES = {b"ftyp", b"mdat", b"moov", b"wide", b"free", b"skip", b"pnot", b"uuid"}
 _LOG_PREFIX = re.compile(r"^\[[^\]]+ @ 0x[0-9a-f]+\] ")
 
 
@@ -102,7 +102,7 @@ def _missing_moov(path: Path) -> ScrubError | None:
         head = stream.read(12)
     if head[4:8] == b"ftyp" and (image := not_a_video_image(head[8:12].decode("latin-1"))):
         return image
-    if head[4:8] in _ISO_TOP_LEVEL_BOXES:  # an MP4/MOV indeed, not just a .mp4 name
+    if head[4:8] in ISO_TOP_LEVEL_BOXES:  # an MP4/MOV indeed, not just a .mp4 name
         return MalformedInput("truncated or unfinished MP4/MOV: no moov box (movie header)")
     return None
 

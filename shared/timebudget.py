@@ -1,0 +1,32 @@
+"""The invocation's remaining time (Lambda's context), spent record by record."""
+from __future__ import annotations
+
+from typing import Any
+
+from shared import events
+from shared.logs import log_record
+
+
+class TimeBudget:
+    """A record starts only while the invocation has TIME_RESERVE_S plus the longest record so far left;
+    the rest are reported failed at once (an SQS batch names them in batchItemFailures, an async event
+    is retried whole, its finished records being no-ops), instead of all being lost to the timeout."""
+
+    def __init__(self, context: Any, reserve_s: float) -> None:
+        self.context, self.reserve_s, self.longest_s = context, reserve_s, 0.0
+
+    def not_started(self, kind: str, record: events.ObjectRecord) -> dict | None:
+        if self.context is None:
+            return None
+        left_s = self.context.get_remaining_time_in_millis() / 1000
+        if left_s >= self.reserve_s + self.longest_s:
+            return None
+        report = {"function": kind, "bucket": record.bucket, "key": record.key, "version": record.version_id,
+                  "outcome": "failed", "reason": f"not started: {left_s:.1f} s left in the invocation, under "
+                  f"TIME_RESERVE_S ({self.reserve_s:g} s) plus the longest record so far ({self.longest_s:.1f} s)"}
+        log_record(report)
+        return report
+
+    def took(self, report: dict) -> dict:
+        self.longest_s = max(self.longest_s, report["duration_ms"] / 1000)
+        return report
