@@ -59,7 +59,7 @@ def lambda_hand_over(function_name: str) -> Callable[[s3io.SourceObject], str]:
     on-failure destination then apply there as to any S3 event)."""
     import botocore.session
 
-    client = botocore.session.get_session().create_client("lambda")
+    client: Any = botocore.session.get_session().create_client("lambda")  # botocore types it as BaseClient
 
     def hand_over(source: s3io.SourceObject) -> str:
         client.invoke(FunctionName=function_name, InvocationType="Event",
