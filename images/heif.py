@@ -54,6 +54,7 @@ def sniff(head: bytes) -> bool:
     return head[8:12] in _MAJOR_BRANDS or any(b in _STRUCTURAL_BRANDS for b in compatible)
 
 
+@by_identity()
 def label(file: isobmff.File) -> str:
     """AVIF or HEIC, for findings: by major brand, else by the coded item types."""
     major = file.data[8:12]
@@ -72,8 +73,13 @@ def _parse(data: bytes, options: Options) -> isobmff.File:
     return file
 
 
-def dropped_items(file: isobmff.File, options: Options) -> set[int]:
-    """Metadata items, thumbnails (by default) and every item that only serves a dropped item."""
+@by_identity()
+def dropped_items(file: isobmff.File, options: Options) -> frozenset[int]:
+    """Metadata items, thumbnails (by default) and every item that only serves a dropped item.
+
+    One pass over the reference graph, linear in items + references: each item counts the masters it
+    serves that are still kept, and goes when that count reaches zero. Remembered per parsed file, as
+    inspect, strip and verify all ask."""
     meta = file.meta
     drop = {i for i, item in meta.items.items() if item.type in _METADATA_ITEM_TYPES}
     if not options.keep_heif_thumbnails:
@@ -83,17 +89,19 @@ def dropped_items(file: isobmff.File, options: Options) -> set[int]:
         for target in ref.targets:
             item, master = (target, ref.source) if ref.kind == _INPUTS else (ref.source, target)
             serves.setdefault(item, set()).add(master)
-    served_by: dict[int, set[int]] = {}
+    served_by: dict[int, list[int]] = {}
+    kept_masters = {item: len(masters) for item, masters in serves.items()}
     for item, masters in serves.items():
         for master in masters:
-            served_by.setdefault(master, set()).add(item)
+            served_by.setdefault(master, []).append(item)
     pending = list(drop)
     while pending:
         for item in served_by.get(pending.pop(), ()):
-            if item not in drop and item != meta.primary and serves[item] <= drop:
+            kept_masters[item] -= 1
+            if kept_masters[item] == 0 and item not in drop and item != meta.primary:
                 drop.add(item)
                 pending.append(item)
-    return drop
+    return frozenset(drop)
 
 
 def _top_level_findings(file: isobmff.File) -> list[Finding]:
@@ -233,11 +241,14 @@ def _reencode_heic(data: bytes, options: Options) -> bytes:
     """libheif applies irot/imir/clap on decode, so the pixels are already as displayed."""
     import pillow_heif
 
+    from images.reencode import DECODER_ERRORS, check_decoded
+
     try:
         source = pillow_heif.open_heif(io.BytesIO(data), convert_hdr_to_8bit=False)
+        check_decoded(sum(image.size[0] * image.size[1] for image in source), options.max_pixels,
+                      f"{len(source)} images")
         out = pillow_heif.HeifFile()
         for image in source:
-            check_pixels(*image.size, options.max_pixels)
             added = out.add_frombytes(image.mode, image.size, image.data, stride=image.stride)
             icc = image.info.get("icc_profile")
             if icc and options.keep_icc:
@@ -245,7 +256,7 @@ def _reencode_heic(data: bytes, options: Options) -> bytes:
             added.info["nclx_profile"] = image.info.get("nclx_profile")
         buffer = io.BytesIO()
         out.save(buffer, quality=-1, chroma=444, primary_index=source.primary_index, exif=None, xmp=None)
-    except (RuntimeError, ValueError, OSError) as exc:
+    except DECODER_ERRORS as exc:
         raise MalformedInput(f"pillow-heif cannot re-encode it: {exc}") from exc
     return buffer.getvalue()
 

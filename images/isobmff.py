@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import struct
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 from shared.errors import InputTooLarge, LosslessUnsupported, MalformedInput
@@ -384,12 +385,12 @@ def _uint(value: int, size: int) -> bytes:
 @dataclass(frozen=True)
 class _Edit:
     keep: list[int]
-    drop: set[int]
+    drop: AbstractSet[int]
     blank: frozenset[int]  # ipco indexes written as empty 'free' boxes (so other indexes stay valid)
     large: bool  # 64-bit iloc fields
 
 
-def without_items(file: File, drop: set[int], blank: frozenset[int] = frozenset()) -> bytes:
+def without_items(file: File, drop: AbstractSet[int], blank: frozenset[int] = frozenset()) -> bytes:
     """The file rewritten without the `drop` items (info, location, references, properties, bytes),
     without the properties at the `blank` ipco indexes, and without any top-level box but ftyp, meta
     and the item data."""
@@ -468,7 +469,7 @@ def _iloc(meta: Meta, keep: list[int], moved: dict[tuple[int, int], int], large:
     return full_box("iloc", version, 0, b"".join(out))
 
 
-def _iref(meta: Meta, drop: set[int]) -> bytes:
+def _iref(meta: Meta, drop: AbstractSet[int]) -> bytes:
     id_size = 2 if meta.iref_version == 0 else 4
     refs = []
     for ref in meta.references:
@@ -510,8 +511,8 @@ def entity_groups(file: File, grpl: Box) -> list[tuple[str, tuple[int, ...]]]:
     return groups
 
 
-def _checked_groups(file: File, grpl: Box, drop: set[int]) -> bytes:
+def _checked_groups(file: File, grpl: Box, drop: AbstractSet[int]) -> bytes:
     for kind, ids in entity_groups(file, grpl):
-        if drop.intersection(ids):
+        if not drop.isdisjoint(ids):
             raise LosslessUnsupported(f"entity group '{kind}' contains a removed item")
     return grpl.raw(file.data)
