@@ -184,7 +184,7 @@ def _item_findings(file: isobmff.File, item_id: int, options: Options, thumbnail
         found, _ = exif.findings(_exif_tiff(file.payload(item_id)), options, where)
         # HEIF displays by irot/imir; the EXIF tag is informative only and goes with the item.
         return [Finding("other", f"EXIF {f.detail} (display follows irot/imir)") if f.cls == "orientation" else f
-                for f in found] or [Finding("other", f"{where} (empty)")]
+                for f in found]
     if item.type == "mime":
         content_type = item.content_type.lower()
         is_xmp = "xmp" in content_type or "rdf" in content_type or b"<x:xmpmeta" in file.payload(item_id)

@@ -122,11 +122,11 @@ def _keeps(seg: Segment, data: bytes, options: Options) -> bool:
     return not (_is_app(seg.marker) or seg.marker == COM)
 
 
-def _describe(seg: Segment, data: bytes, options: Options) -> list[Finding]:
-    """What one metadata segment carries, as findings."""
+def _describe(seg: Segment, data: bytes, options: Options, honoured: Segment | None) -> list[Finding]:
+    """What one metadata segment carries, as findings (`honoured`: the Exif segment viewers read)."""
     body = data[seg.start + 4:seg.end]
     if seg.marker == 0xE1 and body.startswith(exif.EXIF_HEADER):
-        found, _ = exif.findings(body[6:], options, "APP1 Exif")
+        found, _ = exif.findings(body[6:], options, "APP1 Exif", honoured=seg == honoured)
         return found
     if seg.marker == 0xE1 and body.startswith((_XMP, _XMP_EXT)):
         return [Finding("xmp", "APP1 XMP" + (" (extended)" if body.startswith(_XMP_EXT) else ""))]
@@ -154,9 +154,10 @@ def _describe(seg: Segment, data: bytes, options: Options) -> list[Finding]:
 def inspect(data: bytes, options: Options) -> list[Finding]:
     parsed = parse(data, options.max_pixels)
     found: list[Finding] = []
+    honoured = _exif_segment(data, parsed)
     for seg in parsed.segments:
         if _is_app(seg.marker) or seg.marker == COM:
-            found += _describe(seg, data, options)
+            found += _describe(seg, data, options, honoured)
     trailer = len(data) - parsed.eoi_end
     if trailer and data[parsed.eoi_end:].strip(b"\x00"):
         found.append(Finding("trailer", f"{trailer} bytes after the primary image (MPF images, gain map, "
@@ -164,12 +165,15 @@ def inspect(data: bytes, options: Options) -> list[Finding]:
     return found
 
 
+def _exif_segment(data: bytes, parsed: Parsed) -> Segment | None:
+    """The Exif segment viewers read: the first APP1 starting with `Exif\\0\\0` (as Pillow does)."""
+    return next((seg for seg in parsed.segments
+                 if seg.marker == 0xE1 and data[seg.start + 4:seg.end].startswith(exif.EXIF_HEADER)), None)
+
+
 def _kept_orientation(data: bytes, parsed: Parsed, options: Options) -> int | None:
-    for seg in parsed.segments:
-        body = data[seg.start + 4:seg.end]
-        if seg.marker == 0xE1 and body.startswith(exif.EXIF_HEADER):
-            return exif.kept_orientation(exif.read(body[6:]).orientation, options)
-    return None
+    seg = _exif_segment(data, parsed)
+    return None if seg is None else exif.kept_orientation(exif.read(data[seg.start + 10:seg.end]).orientation, options)
 
 
 def _app_segment(marker: int, body: bytes) -> bytes:

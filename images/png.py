@@ -93,9 +93,9 @@ def _text_finding(chunk: Chunk, data: bytes) -> Finding:
     return Finding(cls, f"{chunk.type.decode()} {keyword!r}")
 
 
-def _describe(chunk: Chunk, data: bytes, options: Options) -> list[Finding]:
+def _describe(chunk: Chunk, data: bytes, options: Options, honoured: Chunk | None) -> list[Finding]:
     if chunk.type == b"eXIf":
-        return exif.findings(chunk.body(data), options, "eXIf")[0]
+        return exif.findings(chunk.body(data), options, "eXIf", honoured=chunk == honoured)[0]
     if chunk.type in (b"tEXt", b"zTXt", b"iTXt"):
         return [_text_finding(chunk, data)]
     if chunk.type == b"tIME":
@@ -113,7 +113,8 @@ def _check_critical(chunks: list[Chunk]) -> None:
 
 def inspect(data: bytes, options: Options) -> list[Finding]:
     chunks, iend_end = parse(data, options.max_pixels)
-    found = [f for c in chunks if not _keeps(c, options) for f in _describe(c, data, options)]
+    honoured = _exif_chunk(chunks)
+    found = [f for c in chunks if not _keeps(c, options) for f in _describe(c, data, options, honoured)]
     found += [Finding("icc", "iCCP ICC profile", removed=False) for c in chunks if c.type == b"iCCP" and _keeps(c, options)]
     if iend_end < len(data):
         found.append(Finding("trailer", f"{len(data) - iend_end} bytes after IEND"))
@@ -124,11 +125,14 @@ def _chunk(ctype: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + ctype + body + struct.pack(">I", zlib.crc32(ctype + body))
 
 
+def _exif_chunk(chunks: list[Chunk]) -> Chunk | None:
+    """The eXIf chunk Pillow displays by: the last one in the file (it reads those after IDAT too)."""
+    return next((c for c in reversed(chunks) if c.type == b"eXIf"), None)
+
+
 def _kept_orientation(chunks: list[Chunk], data: bytes, options: Options) -> int | None:
-    for chunk in chunks:
-        if chunk.type == b"eXIf":
-            return exif.kept_orientation(exif.read(chunk.body(data)).orientation, options)
-    return None
+    chunk = _exif_chunk(chunks)
+    return None if chunk is None else exif.kept_orientation(exif.read(chunk.body(data)).orientation, options)
 
 
 def strip(data: bytes, options: Options) -> bytes:

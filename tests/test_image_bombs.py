@@ -126,8 +126,8 @@ def _heic() -> bytes:
 
 
 def heic_with_a_dense_graph(thumbnails: int, helpers: int) -> bytes:
-    """A real HEIC plus `thumbnails` thumbnail items of the primary, an `anchor` image item (the highest
-    id) and `helpers` items that each serve (`auxl`) every thumbnail and the anchor. The thumbnails go,
+    """A real HEIC plus `thumbnails` thumbnail items of the primary, a visible `anchor` image item (the
+    highest id) and `helpers` items that each serve (`auxl`) every thumbnail and the anchor. The thumbnails go,
     the helpers stay for the anchor; a walk that re-checks whether all of a helper's masters went, at
     every thumbnail it loses, is cubic."""
     parsed = isobmff.parse(_heic())
@@ -140,8 +140,10 @@ def heic_with_a_dense_graph(thumbnails: int, helpers: int) -> bytes:
     anchor = first + thumbnails + helpers
     for item_id in thumbs + helper_ids + [anchor]:
         start = len(raw)
-        raw.extend(full_box("infe", 2, 1, struct.pack(">HH4s", item_id, 0, b"hvc1") + b"\x00"))
-        meta.items[item_id] = isobmff.Item(item_id, "hvc1", "", isobmff.Box("infe", start, start + 8, len(raw)))
+        hidden = item_id != anchor
+        raw.extend(full_box("infe", 2, int(hidden), struct.pack(">HH4s", item_id, 0, b"hvc1") + b"\x00"))
+        meta.items[item_id] = isobmff.Item(item_id, "hvc1", "", isobmff.Box("infe", start, start + 8, len(raw)),
+                                           hidden=hidden)
     meta.references += [isobmff.Reference("thmb", t, (primary,)) for t in thumbs]
     meta.references += [isobmff.Reference("auxl", h, (*thumbs, anchor)) for h in helper_ids]
     if not any(child.type == "iref" for child in meta.children):  # the writer writes meta.references here
