@@ -364,6 +364,33 @@ def _check(file: File) -> None:
                 raise MalformedInput(f"item {item_id} uses property {index} of {len(meta.properties)}")
     _resolve_extents(file)
     _check_overlaps(meta)
+    _check_derivations(meta)
+
+
+def _check_derivations(meta: Meta) -> None:
+    """No derived image (grid, overlay, identity) is among its own inputs, however indirectly: a
+    decoder would never finish it. One depth-first walk over the `dimg` references."""
+    inputs: dict[int, list[int]] = {}
+    for ref in meta.references:
+        if ref.kind == "dimg":
+            inputs.setdefault(ref.source, []).extend(ref.targets)
+    done: set[int] = set()
+    for root, targets in inputs.items():
+        if root in done:
+            continue
+        on_path, stack = {root}, [(root, iter(targets))]
+        while stack:
+            item, pending = stack[-1]
+            child = next(pending, None)
+            if child is None:
+                stack.pop()
+                on_path.discard(item)
+                done.add(item)
+            elif child in on_path:
+                raise MalformedInput(f"item {child} is derived from itself ('dimg' cycle)")
+            elif child not in done and child in inputs:
+                on_path.add(child)
+                stack.append((child, iter(inputs[child])))
 
 
 def _resolve_extents(file: File) -> None:

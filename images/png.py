@@ -1,7 +1,8 @@
 """PNG and APNG: keep the chunks that decide what is drawn, drop every other ancillary chunk.
 
 Chunk CRCs are checked on input. A kept chunk is copied byte for byte; an Orientation other than 1
-survives as a minimal eXIf chunk. Anything after IEND goes.
+survives as a minimal eXIf chunk. Anything after IEND goes, and so does a kept ancillary chunk that is
+not of its defined length (decoders ignore it, and the extra bytes could carry anything).
 """
 from __future__ import annotations
 
@@ -17,8 +18,16 @@ from shared.errors import InputTooLarge, LosslessUnsupported, MalformedInput
 NAME = "png"
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _CRITICAL = {b"IHDR", b"PLTE", b"IDAT", b"IEND"}
-_RENDERING = {b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"sBIT", b"pHYs", b"bKGD", b"cICP", b"mDCv", b"cLLi",
-              b"acTL", b"fcTL", b"fdAT"}
+_RENDERING = {b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"sBIT", b"pHYs", b"bKGD", b"cICP", b"mDCV", b"cLLI",
+              b"mDCv", b"cLLi", b"acTL", b"fcTL", b"fdAT"}  # mDCv/cLLi: the 3rd edition's draft names
+# The defined length of each kept ancillary chunk; libpng ignores one of another length, so it goes.
+_LENGTHS = {b"gAMA": 4, b"cHRM": 32, b"sRGB": 1, b"pHYs": 9, b"cICP": 4, b"mDCV": 24, b"mDCv": 24,
+            b"cLLI": 8, b"cLLi": 8}
+_LENGTHS_BY_COLOUR_TYPE = {b"bKGD": {0: 2, 2: 6, 3: 1, 4: 2, 6: 6}, b"sBIT": {0: 1, 2: 3, 3: 3, 4: 2, 6: 4},
+                           b"tRNS": {0: 2, 2: 6}}
+# APNG control chunks of another length make decoders fail: the file is refused.
+_CONTROL_LENGTHS = {b"acTL": 8, b"fcTL": 26}
+_COLOUR_TYPE_AT = 8 + 8 + 9  # signature, IHDR length and type, then width, height, bit depth
 _MAX_CHUNKS = 200_000
 _TEXT_CLASSES = {
     "xml:com.adobe.xmp": "xmp", "comment": "comments", "description": "comments", "title": "comments",
@@ -64,6 +73,8 @@ def parse(data: bytes, max_pixels: int | None = None) -> tuple[list[Chunk], int]
         chunk = Chunk(ctype, pos, end)
         if not chunks:
             _check_header(chunk, data, max_pixels)
+        if _CONTROL_LENGTHS.get(ctype, length) != length:
+            raise MalformedInput(f"chunk {ctype!r} at offset {pos} is {length} bytes, not {_CONTROL_LENGTHS[ctype]}")
         chunks.append(chunk)
         if ctype == b"IEND":
             return chunks, end
@@ -79,10 +90,21 @@ def _check_header(chunk: Chunk, data: bytes, max_pixels: int | None) -> None:
     check_pixels(width, height, max_pixels)
 
 
-def _keeps(chunk: Chunk, options: Options) -> bool:
+def _keeps(chunk: Chunk, data: bytes, options: Options) -> bool:
     if chunk.type == b"iCCP":
         return options.keep_icc
-    return chunk.type in _CRITICAL or chunk.type in _RENDERING
+    return chunk.type in _CRITICAL or (chunk.type in _RENDERING and _has_defined_length(chunk, data))
+
+
+def _has_defined_length(chunk: Chunk, data: bytes) -> bool:
+    """The chunk is as long as the specification defines it (a palette's tRNS: up to 256 entries)."""
+    length = chunk.end - chunk.start - 12
+    colour_type = data[_COLOUR_TYPE_AT]
+    if chunk.type == b"tRNS" and colour_type == 3:
+        return 0 < length <= 256
+    if chunk.type in _LENGTHS_BY_COLOUR_TYPE:
+        return _LENGTHS_BY_COLOUR_TYPE[chunk.type].get(colour_type) == length
+    return _LENGTHS.get(chunk.type, length) == length
 
 
 def _text_finding(chunk: Chunk, data: bytes) -> Finding:
@@ -102,6 +124,9 @@ def _describe(chunk: Chunk, data: bytes, options: Options, honoured: Chunk | Non
         return [Finding("timestamps", "tIME last-modification time")]
     if chunk.type == b"iCCP":
         return [Finding("icc", "iCCP ICC profile", removed=not options.keep_icc)]
+    if chunk.type in _RENDERING:
+        return [Finding("other", f"chunk {chunk.type.decode('latin-1')!r} not of its defined length "
+                                 "(decoders ignore it)")]
     return [Finding("other", f"chunk {chunk.type.decode('latin-1')!r}")]
 
 
@@ -114,8 +139,9 @@ def _check_critical(chunks: list[Chunk]) -> None:
 def inspect(data: bytes, options: Options) -> list[Finding]:
     chunks, iend_end = parse(data, options.max_pixels)
     honoured = _exif_chunk(chunks)
-    found = [f for c in chunks if not _keeps(c, options) for f in _describe(c, data, options, honoured)]
-    found += [Finding("icc", "iCCP ICC profile", removed=False) for c in chunks if c.type == b"iCCP" and _keeps(c, options)]
+    found = [f for c in chunks if not _keeps(c, data, options) for f in _describe(c, data, options, honoured)]
+    found += [Finding("icc", "iCCP ICC profile", removed=False)
+              for c in chunks if c.type == b"iCCP" and _keeps(c, data, options)]
     if iend_end < len(data):
         found.append(Finding("trailer", f"{len(data) - iend_end} bytes after IEND"))
     return found
@@ -144,7 +170,7 @@ def strip(data: bytes, options: Options) -> bytes:
         if orientation is not None and chunk.type in (b"IDAT", b"acTL"):
             out.append(_chunk(b"eXIf", exif.minimal_tiff(orientation)))  # eXIf must precede the image data
             orientation = None
-        if _keeps(chunk, options):
+        if _keeps(chunk, data, options):
             out.append(data[chunk.start:chunk.end])
     return b"".join(out)
 
@@ -152,4 +178,4 @@ def strip(data: bytes, options: Options) -> bytes:
 def image_data(data: bytes, options: Options) -> list[bytes]:
     """Every kept chunk, byte for byte (eXIf is rebuilt, so it is not part of the image data)."""
     chunks, _ = parse(data, options.max_pixels)
-    return [data[c.start:c.end] for c in chunks if _keeps(c, options)]
+    return [data[c.start:c.end] for c in chunks if _keeps(c, data, options)]

@@ -109,8 +109,21 @@ def _check(data: bytes, parsed: Parsed, max_pixels: int | None) -> None:
     bitstreams = _bitstreams(parsed)
     if not bitstreams:
         raise MalformedInput("no VP8 or VP8L image data")
+    _check_one_bitstream_each(parsed)
     for chunk in bitstreams:
         check_pixels(*_bitstream_info(data, chunk)[:2], max_pixels, "bitstream")
+
+
+def _check_one_bitstream_each(parsed: Parsed) -> None:
+    """One bitstream for a still picture, one in each animation frame, none beside the frames:
+    libwebp refuses anything else, and a second bitstream would be a second, hidden picture."""
+    top = [c for c in parsed.chunks if c.fourcc in _BITSTREAMS]
+    animated = any(c.fourcc == ANMF for c in parsed.chunks)
+    if len(top) > 1 or (animated and top):
+        raise MalformedInput("more than one image bitstream outside animation frames")
+    for start, parts in parsed.frames.items():
+        if sum(c.fourcc in _BITSTREAMS for c in parts) != 1:
+            raise MalformedInput(f"animation frame at offset {start} does not hold exactly one bitstream")
 
 
 def _canvas(six: bytes) -> tuple[int, int]:

@@ -6,7 +6,7 @@ import io
 import pytest
 from hypothesis import given
 from imaging import FUZZ, frames, leaks, mutations, stripped_or_refused
-from PIL import Image
+from PIL import Image, ImageCms
 
 from images import gif, registry
 from images.model import Options
@@ -16,7 +16,8 @@ XMP_PACKET = (b"<?xpacket begin='' id='W5M0MpCehiHzreSzNTczkc9d'?><x:xmpmeta xml
               b"<rdf:RDF xmlns:rdf='http://www.w3.org/1999/02/22-rdf-syntax-ns#'><rdf:Description "
               b"xmlns:dc='http://purl.org/dc/elements/1.1/'><dc:creator>secret author</dc:creator>"
               b"</rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end='w'?>")
-ICC_PROFILE = b"icc-profile-bytes" * 30
+# A real profile: the stripper keeps a GIF profile only as long as the size its header declares.
+ICC_PROFILE = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
 def sub_blocks(payload: bytes) -> bytes:
