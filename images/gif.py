@@ -11,6 +11,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from images import icc
 from images.memo import by_identity
 from images.model import Finding, Options, check_pixels
 from shared.errors import InputTooLarge, LosslessUnsupported, MalformedInput
@@ -200,6 +201,8 @@ def _kept_bytes(block: Block, data: bytes, options: Options) -> bytes:
 def inspect(data: bytes, options: Options) -> list[Finding]:
     parsed = parse(data, options.max_pixels)
     found = [f for b in parsed.blocks if (f := _describe(b, data, options)) is not None]
+    found += [f for b in parsed.blocks if b.kind == APPLICATION and _app_id(data, b) == _ICC
+              for f in icc.findings(_icc_profile(data, b) or b"", "ICCRGBG1 colour profile", not options.keep_icc)]
     trailer = data[parsed.trailer_end:]
     if trailer.strip(b"\x00"):
         found.append(Finding("trailer", f"{len(trailer)} bytes after the GIF trailer"))

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import io
 
-from images import exif, isobmff
+from images import exif, icc, isobmff
 from images.memo import by_identity
 from images.model import Finding, Options, check_pixels
 from shared.errors import LosslessUnsupported, MalformedInput
@@ -277,8 +277,12 @@ def _name_findings(file: isobmff.File, options: Options) -> list[Finding]:
 
 
 def _icc(file: isobmff.File, options: Options) -> list[Finding]:
-    detail = f"{label(file)} ICC profile ('colr' property)"
-    return [Finding("icc", detail, removed=not options.keep_icc)] if _icc_properties(file) else []
+    detail, removed, indexes = f"{label(file)} ICC profile ('colr' property)", not options.keep_icc, _icc_properties(file)
+    found = [Finding("icc", detail, removed=removed)] if indexes else []
+    for index in sorted(indexes):
+        prop = file.meta.properties[index - 1]
+        found += icc.findings(file.data[prop.body + 4:prop.end], detail, removed)  # after the colour type
+    return found
 
 
 def inspect(data: bytes, options: Options) -> list[Finding]:

@@ -12,7 +12,7 @@ import re
 import struct
 from dataclasses import dataclass
 
-from images import exif
+from images import exif, icc
 from images.memo import by_identity
 from images.model import Finding, Options, check_pixels
 from shared.errors import InputTooLarge, MalformedInput
@@ -180,6 +180,9 @@ def inspect(data: bytes, options: Options) -> list[Finding]:
     for seg in parsed.segments:
         if _is_app(seg.marker) or seg.marker == COM:
             found += _describe(seg, data, options, honoured)
+    profile = b"".join(data[s.start + 4 + len(_ICC) + 2:s.end] for s in parsed.segments
+                       if s.marker == 0xE2 and data[s.start + 4:s.end].startswith(_ICC))
+    found += icc.findings(profile, "ICC profile", removed=not options.keep_icc)
     trailer = len(data) - parsed.eoi_end
     if trailer and data[parsed.eoi_end:].strip(b"\x00"):
         found.append(Finding("trailer", f"{trailer} bytes after the primary image (MPF images, gain map, "

@@ -10,7 +10,7 @@ import struct
 import zlib
 from dataclasses import dataclass
 
-from images import exif
+from images import exif, icc
 from images.memo import by_identity
 from images.model import Finding, Options, check_pixels
 from shared.errors import InputTooLarge, LosslessUnsupported, MalformedInput
@@ -29,6 +29,7 @@ _LENGTHS_BY_COLOUR_TYPE = {b"bKGD": {0: 2, 2: 6, 3: 1, 4: 2, 6: 6}, b"sBIT": {0:
 _CONTROL_LENGTHS = {b"acTL": 8, b"fcTL": 26}
 _COLOUR_TYPE_AT = 8 + 8 + 9  # signature, IHDR length and type, then width, height, bit depth
 _MAX_CHUNKS = 200_000
+_MAX_ICC = 16 << 20  # profiles are kilobytes; more than this is not read for the report
 _TEXT_CLASSES = {
     "xml:com.adobe.xmp": "xmp", "comment": "comments", "description": "comments", "title": "comments",
     "author": "comments", "copyright": "comments", "disclaimer": "comments", "warning": "comments",
@@ -142,9 +143,20 @@ def inspect(data: bytes, options: Options) -> list[Finding]:
     found = [f for c in chunks if not _keeps(c, data, options) for f in _describe(c, data, options, honoured)]
     found += [Finding("icc", "iCCP ICC profile", removed=False)
               for c in chunks if c.type == b"iCCP" and _keeps(c, data, options)]
+    found += [f for c in chunks if c.type == b"iCCP" for f in _icc_text(c, data, options)]
     if iend_end < len(data):
         found.append(Finding("trailer", f"{len(data) - iend_end} bytes after IEND"))
     return found
+
+
+def _icc_text(chunk: Chunk, data: bytes, options: Options) -> list[Finding]:
+    """The profile's own text, with the iCCP profile name (inflated up to a bound: a report, not a decode)."""
+    name, _, compressed = chunk.body(data).partition(b"\x00")
+    try:
+        profile = zlib.decompressobj().decompress(compressed[1:], _MAX_ICC)
+    except zlib.error:
+        profile = b""
+    return icc.findings(profile, f"iCCP ICC profile {name.decode('latin-1')!r}", removed=not options.keep_icc)
 
 
 def _chunk(ctype: bytes, body: bytes) -> bytes:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from images import exif
+from images import exif, icc
 from images.memo import by_identity
 from images.model import Finding, Options, check_pixels
 from shared.errors import InputTooLarge, MalformedInput
@@ -182,7 +182,9 @@ def _describe(chunk: Chunk, data: bytes, options: Options, parsed: Parsed) -> li
     if chunk.fourcc.startswith(b"XMP"):
         return [Finding("xmp", f"XMP chunk {_name(chunk.fourcc)}")]
     if chunk.fourcc == ICCP and _announced(data, parsed, _ICC_FLAG):
-        return [Finding("icc", "ICCP colour profile", removed=not options.keep_icc)]
+        removed = not options.keep_icc
+        return [Finding("icc", "ICCP colour profile", removed=removed)] + icc.findings(
+            chunk.payload(data), "ICCP colour profile", removed)
     if chunk.fourcc == ICCP:
         return [Finding("icc", "ICCP colour profile the header does not announce (decoders ignore it)")]
     if chunk.fourcc in _STRUCTURAL:
