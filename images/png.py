@@ -2,7 +2,8 @@
 
 Chunk CRCs are checked on input. A kept chunk is copied byte for byte; an Orientation other than 1
 survives as a minimal eXIf chunk. Anything after IEND goes, and so does a kept ancillary chunk that is
-not of its defined length (decoders ignore it, and the extra bytes could carry anything).
+not of its defined length (decoders ignore it, and the extra bytes could carry anything), and any
+IDAT bytes after the end of the zlib stream.
 """
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ _LENGTHS_BY_COLOUR_TYPE = {b"bKGD": {0: 2, 2: 6, 3: 1, 4: 2, 6: 6}, b"sBIT": {0:
 # APNG control chunks of another length make decoders fail: the file is refused.
 _CONTROL_LENGTHS = {b"acTL": 8, b"fcTL": 26}
 _COLOUR_TYPE_AT = 8 + 8 + 9  # signature, IHDR length and type, then width, height, bit depth
+_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+_INFLATE_STEP = 1 << 20
 _MAX_CHUNKS = 200_000
 _MAX_ICC = 16 << 20  # profiles are kilobytes; more than this is not read for the report
 _TEXT_CLASSES = {
@@ -146,6 +149,9 @@ def inspect(data: bytes, options: Options) -> list[Finding]:
     found += [f for c in chunks if c.type == b"iCCP" for f in _icc_text(c, data, options)]
     if iend_end < len(data):
         found.append(Finding("trailer", f"{len(data) - iend_end} bytes after IEND"))
+    excess = _idat_excess(data, options.max_pixels)
+    if excess:
+        found.append(Finding("trailer", f"{excess} bytes in IDAT after the end of the compressed image"))
     return found
 
 
@@ -173,21 +179,62 @@ def _kept_orientation(chunks: list[Chunk], data: bytes, options: Options) -> int
     return None if chunk is None else exif.kept_orientation(exif.read(chunk.body(data)).orientation, options)
 
 
+@by_identity()
+def _idat_excess(data: bytes, max_pixels: int | None) -> int:
+    """Bytes the IDAT chunks carry after their zlib stream ends (decoders ignore them). Found by
+    inflating with the output thrown away, at most about twice the size IHDR declares."""
+    chunks, _ = parse(data, max_pixels)
+    width, height, depth = struct.unpack_from(">IIB", data, 16)
+    limit = 2 * height * (1 + (width * _CHANNELS.get(data[_COLOUR_TYPE_AT], 4) * depth + 7) // 8) + _INFLATE_STEP
+    inflater, inflated, excess = zlib.decompressobj(), 0, 0
+    for chunk in (c for c in chunks if c.type == b"IDAT"):
+        if inflater.eof:  # a whole chunk after the end of the stream
+            excess += chunk.end - chunk.start - 12
+            continue
+        pending = chunk.body(data)
+        while pending and not inflater.eof:
+            try:
+                inflated += len(inflater.decompress(pending, _INFLATE_STEP))
+            except zlib.error as exc:
+                raise MalformedInput(f"IDAT data does not inflate: {exc}") from None
+            if inflated > limit:
+                raise MalformedInput("IDAT data inflates to far more than IHDR declares")
+            pending = inflater.unconsumed_tail
+        if inflater.eof:
+            excess += len(inflater.unused_data)
+    return excess
+
+
+def _image_bytes(data: bytes, chunks: list[Chunk], options: Options) -> dict[int, bytes]:
+    """What the output holds for each kept chunk (by start offset): the chunk byte for byte, but the
+    IDAT chunks cut where their zlib stream ends."""
+    kept = {c.start: data[c.start:c.end] for c in chunks if _keeps(c, data, options)}
+    excess = _idat_excess(data, options.max_pixels)
+    for chunk in reversed([c for c in chunks if c.type == b"IDAT"]):
+        if excess <= 0:
+            break
+        body = chunk.body(data)
+        kept[chunk.start] = _chunk(b"IDAT", body[:max(len(body) - excess, 0)])
+        excess -= len(body)
+    return kept
+
+
 def strip(data: bytes, options: Options) -> bytes:
     chunks, _ = parse(data, options.max_pixels)
     _check_critical(chunks)
     orientation = _kept_orientation(chunks, data, options)
+    kept = _image_bytes(data, chunks, options)
     out = [SIGNATURE]
     for chunk in chunks:
         if orientation is not None and chunk.type in (b"IDAT", b"acTL"):
             out.append(_chunk(b"eXIf", exif.minimal_tiff(orientation)))  # eXIf must precede the image data
             orientation = None
-        if _keeps(chunk, data, options):
-            out.append(data[chunk.start:chunk.end])
+        out.append(kept.get(chunk.start, b""))
     return b"".join(out)
 
 
 def image_data(data: bytes, options: Options) -> list[bytes]:
-    """Every kept chunk, byte for byte (eXIf is rebuilt, so it is not part of the image data)."""
+    """Every kept chunk, byte for byte, IDAT cut at the end of its zlib stream (eXIf is rebuilt, so it
+    is not part of the image data)."""
     chunks, _ = parse(data, options.max_pixels)
-    return [data[c.start:c.end] for c in chunks if _keeps(c, data, options)]
+    return list(_image_bytes(data, chunks, options).values())

@@ -181,3 +181,24 @@ def test_a_heif_image_derived_from_itself_is_refused() -> None:
                 references=[("dimg", 1, (2,)), ("dimg", 2, (1, 3))]).build()
     with pytest.raises(MalformedInput, match="'dimg' cycle"):
         registry.strip(data, Options())
+
+
+def test_bytes_after_the_compressed_image_in_idat_are_cut_off() -> None:
+    base = encoded("PNG")
+    at = base.index(b"IDAT") - 4
+    length = struct.unpack_from(">I", base, at)[0]
+    body = base[at + 8:at + 8 + length]
+    data = base[:at] + png_chunk(b"IDAT", body + SECRET) + png_chunk(b"IDAT", SECRET) + base[at + 12 + length:]
+    result = registry.strip(data, Options())
+    assert result.lossless and SECRET not in result.data and png_chunk(b"IDAT", body) in result.data
+    assert any("after the end of the compressed image" in d for d in result.removed["trailer"])
+    assert Image.open(io.BytesIO(result.data)).tobytes() == Image.open(io.BytesIO(base)).tobytes()
+
+
+def test_idat_that_inflates_far_beyond_its_header_is_refused() -> None:
+    base = encoded("PNG", _picture((8, 8)))
+    at = base.index(b"IDAT") - 4
+    length = struct.unpack_from(">I", base, at)[0]
+    bomb = zlib.compress(bytes(50_000_000), 9)  # 49 KB that inflate to 50 MB, for an 8x8 picture
+    with pytest.raises(MalformedInput, match="inflates"):
+        registry.strip(base[:at] + png_chunk(b"IDAT", bomb) + base[at + 12 + length:], Options())
