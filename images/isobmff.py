@@ -131,7 +131,7 @@ class _Cursor:
         return int.from_bytes(self.take(size), "big") if size else 0
 
     def fourcc(self) -> str:
-        return self.take(4).decode("latin-1")
+        return four_character_code(self.take(4), f"{self.what} box")
 
     def full_header(self) -> tuple[int, int]:
         version_flags = self.uint(4)
@@ -154,6 +154,14 @@ class _Cursor:
         return n
 
 
+def four_character_code(raw: bytes, where: str) -> str:
+    """A box or item type: four printable characters (a control byte means this is not a box at all)."""
+    code = raw.decode("latin-1")
+    if not code.isprintable():
+        raise MalformedInput(f"{where} has type {raw!r}, not four printable characters")
+    return code
+
+
 def read_boxes(data: bytes, start: int, end: int, parent: str) -> list[Box]:
     """The boxes between start and end; a size-0 box (to the end) is accepted only at the top level."""
     boxes: list[Box] = []
@@ -164,7 +172,7 @@ def read_boxes(data: bytes, start: int, end: int, parent: str) -> list[Box]:
         if end - pos < 8:
             raise MalformedInput(f"{end - pos} stray bytes at the end of {parent}")
         size, kind = struct.unpack_from(">I4s", data, pos)
-        box_type = kind.decode("latin-1")
+        box_type = four_character_code(kind, f"box at offset {pos} in {parent}")
         header = 8
         if size == 1:
             if end - pos < 16:
