@@ -25,7 +25,8 @@ try:
     print("stripped", "lossless" if result.lossless else "re-encoded", len(result.data))
 except ScrubError as exc:
     print("refused", type(exc).__name__, exc)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+# VmHWM: this process's own peak (ru_maxrss would include the parent's, which Linux carries across exec).
+print(next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:")) * 1024)
 """
 
 
