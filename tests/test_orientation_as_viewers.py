@@ -127,3 +127,17 @@ def test_an_exif_block_viewers_ignore_is_reported_as_removed() -> None:
 def test_removing_a_whole_exif_block_is_never_already_clean(block) -> None:
     result = registry.strip(png([block], []), Options())
     assert result.removed_classes and b"eXIf" not in result.data
+
+
+@pytest.mark.parametrize("name, data", [("empty-exif.png", png([tiff()], [])),
+                                        ("stray-exif.webp", CASES["webp-simple-with-stray-exif"])])
+def test_the_cli_never_calls_a_file_it_changed_already_clean(name, data, tmp_path) -> None:
+    import subprocess
+    import sys
+
+    source = tmp_path / name
+    source.write_bytes(data)
+    done = subprocess.run([sys.executable, "-m", "images", "strip", str(source), "-o", str(tmp_path / f"out-{name}")],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "already clean" not in done.stdout + done.stderr and "removed other" in done.stdout + done.stderr
