@@ -256,11 +256,9 @@ def _property_findings(file: isobmff.File, options: Options) -> list[Finding]:
     found, icc = [], _icc_properties(file)
     for index in sorted(dropped_properties(file, options) - icc):
         prop = file.meta.properties[index - 1]
-        if prop.type in ("free", "skip") and prop.end == prop.body:
-            continue  # empty padding: what a removed property is written as
+        if prop.type in RENDERING_PROPERTIES or (prop.type in ("free", "skip") and prop.end == prop.body):
+            continue  # decoding parameters of a removed item, or empty padding: nothing to report
         cls, detail = _PROPERTY_LABELS.get(prop.type, ("other", f"'{prop.type}' property"))
-        if prop.type in RENDERING_PROPERTIES:
-            detail += " used by no kept item"
         found.append(Finding(cls, f"{label(file)} {detail}"))
     return found
 
@@ -278,11 +276,9 @@ def _name_findings(file: isobmff.File, options: Options) -> list[Finding]:
 
 def _icc(file: isobmff.File, options: Options) -> list[Finding]:
     detail, removed, indexes = f"{label(file)} ICC profile ('colr' property)", not options.keep_icc, _icc_properties(file)
+    profiles = {file.data[p.body + 4:p.end] for p in (file.meta.properties[i - 1] for i in indexes)}  # after the type
     found = [Finding("icc", detail, removed=removed)] if indexes else []
-    for index in sorted(indexes):
-        prop = file.meta.properties[index - 1]
-        found += icc.findings(file.data[prop.body + 4:prop.end], detail, removed)  # after the colour type
-    return found
+    return found + [f for profile in sorted(profiles) for f in icc.findings(profile, detail, removed)]
 
 
 def inspect(data: bytes, options: Options) -> list[Finding]:
