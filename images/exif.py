@@ -36,6 +36,9 @@ _CLASS_OF_TAG = {
     0x9C9F: ("comments", "XPSubject"),
 }
 _TYPE_SIZE = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4}
+# The Orientation types Pillow (and viewers) read as a number: SHORT, LONG, SSHORT, SLONG. A BYTE or a
+# RATIONAL Orientation is not honoured, so it is not kept either.
+_INTEGER_FORMATS = {3: "H", 4: "I", 8: "h", 9: "i"}
 
 
 @dataclass
@@ -122,6 +125,7 @@ def _walk(r: _Reader, info: ExifInfo) -> None:
     (first,) = r.unpack("I", 4)
     queue: list[tuple[str, int]] = [("ifd0", first)]
     seen: set[int] = set()
+    orientation_read = False
     while queue:
         name, offset = queue.pop(0)
         if offset == 0 or offset in seen:
@@ -139,7 +143,9 @@ def _walk(r: _Reader, info: ExifInfo) -> None:
             if tag in _POINTERS:
                 queue.append((_POINTERS[tag], r.unpack("I", at)[0]))
             elif tag == ORIENTATION_TAG and name == "ifd0":
-                info.orientation = r.unpack("H", at)[0] if typ == 3 else None
+                if not orientation_read:  # the first entry wins, as in Pillow
+                    info.orientation = _first_integer(r, typ, n, at)
+                orientation_read = True
             elif tag in _CLASS_OF_TAG:
                 cls, label = _CLASS_OF_TAG[tag]
                 info.findings.append((cls, f"EXIF {label}"))
@@ -149,14 +155,25 @@ def _walk(r: _Reader, info: ExifInfo) -> None:
             queue.append(("ifd1", r.next_ifd))
 
 
-def findings(tiff: bytes, options: Options, where: str) -> tuple[list[Finding], int | None]:
-    """Findings for one EXIF block, and the Orientation to keep (None when nothing is kept)."""
+def _first_integer(r: _Reader, typ: int, n: int, field_at: int) -> int | None:
+    """The first value of an integer entry (Pillow reads a SHORT with two values as its first), else None."""
+    if typ not in _INTEGER_FORMATS or n < 1:
+        return None
+    return r.unpack(_INTEGER_FORMATS[typ], r.value_offset(typ, n, field_at))[0]
+
+
+def findings(tiff: bytes, options: Options, where: str, honoured: bool = True) -> tuple[list[Finding], int | None]:
+    """Findings for one EXIF block, and the Orientation to keep (None when nothing is kept). `honoured`
+    is False for a block viewers ignore (a second one, or one the container does not announce): its
+    Orientation is not displayed today, so it is not kept."""
     info = read(tiff)
     out = [Finding(cls, f"{detail} ({where})") for cls, detail in info.findings]
-    keep = kept_orientation(info.orientation, options)
-    if info.orientation is not None:
+    keep = kept_orientation(info.orientation, options) if honoured else None
+    if info.orientation is not None and honoured:
         out.append(Finding("orientation", f"Orientation={info.orientation} ({where})", removed=keep is None))
-    return out, keep
+    elif info.orientation is not None:
+        out.append(Finding("other", f"Orientation={info.orientation} ({where}, not displayed by viewers)"))
+    return out or [Finding("other", f"EXIF block with no tags ({where})")], keep
 
 
 def kept_orientation(value: int | None, options: Options) -> int | None:

@@ -1,9 +1,9 @@
 """GIF: keep the screen descriptor, colour tables and every frame byte-identical, drop metadata blocks.
 
 Kept: the header, logical screen descriptor and global colour table; every graphic control
-extension and image (descriptor, local colour table, LZW sub-blocks); the looping application
-extension (NETSCAPE2.0 / ANIMEXTS1.0, in its standard form) and the ICC profile one (ICCRGBG1012,
-unless KEEP_ICC is off). Dropped: comments, plain text, XMP, every other or malformed application
+extension and image (descriptor, local colour table, LZW sub-blocks); the loop count of the looping
+application extension (NETSCAPE2.0 / ANIMEXTS1.0), written in its standard form, and the ICC profile
+one (ICCRGBG1012, unless KEEP_ICC is off), cut to the size the profile declares. Dropped: comments, plain text, XMP, every other or malformed application
 extension, unknown extensions and anything after the trailer.
 """
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from images import icc
 from images.memo import by_identity
 from images.model import Finding, Options, check_pixels
 from shared.errors import InputTooLarge, LosslessUnsupported, MalformedInput
@@ -113,7 +114,7 @@ def _app_id(data: bytes, block: Block) -> bytes | None:
 
 
 def _describe(block: Block, data: bytes, options: Options) -> Finding | None:
-    """What one block carries; None for the image structure (kept without comment)."""
+    """What one block carries; None for the image structure and a standard looping extension."""
     size = block.end - block.start
     if block.kind in (IMAGE, GRAPHIC_CONTROL):
         return None
@@ -129,17 +130,79 @@ def _describe(block: Block, data: bytes, options: Options) -> Finding | None:
     if ident == _XMP:
         return Finding("xmp", f"XMP application extension ({size} bytes)")
     if ident == _ICC:
-        return Finding("icc", "ICCRGBG1 colour profile", removed=not options.keep_icc)
+        return _describe_icc(data, block, options)
     if ident in _LOOPING:
-        # Only the standard loop-count form is kept: extra sub-blocks could carry anything.
-        standard = size == _LOOPING_SIZE and data[block.start + 14:block.start + 16] == b"\x03\x01"
-        return None if standard else Finding("other", f"non-standard {ident.decode()} extension")
+        return _describe_looping(data, block, ident)
     return Finding("other", f"application extension {ident.decode('latin-1')!r} ({size} bytes)")
+
+
+def _app_data(data: bytes, block: Block) -> bytes:
+    """The data sub-blocks of an application extension, joined (the identifier block left out)."""
+    pos, parts = block.start + 3 + _APP_ID_SIZE, []
+    while data[pos]:
+        parts.append(data[pos + 1:pos + 1 + data[pos]])
+        pos += 1 + data[pos]
+    return b"".join(parts)
+
+
+def _loop_count(data: bytes, block: Block) -> int | None:
+    """The loop count: the first sub-block of id 1 (browsers look past a buffering sub-block too)."""
+    pos = block.start + 3 + _APP_ID_SIZE
+    while data[pos]:
+        if data[pos] == 3 and data[pos + 1] == 1:
+            return int.from_bytes(data[pos + 2:pos + 4], "little")
+        pos += 1 + data[pos]
+    return None
+
+
+def _describe_looping(data: bytes, block: Block, ident: bytes) -> Finding | None:
+    if block.end - block.start == _LOOPING_SIZE and data[block.start + 14:block.start + 16] == b"\x03\x01":
+        return None
+    if _loop_count(data, block) is None:
+        return Finding("other", f"{ident.decode()} extension without a loop count")
+    return Finding("other", f"extra sub-blocks of the {ident.decode()} extension (its loop count is kept)")
+
+
+def _icc_profile(data: bytes, block: Block) -> bytes | None:
+    """The profile, cut to the size its header declares; None when it is shorter than that."""
+    profile = _app_data(data, block)
+    declared = int.from_bytes(profile[:4], "big")
+    return profile[:declared] if len(profile) >= declared >= 4 else None
+
+
+def _describe_icc(data: bytes, block: Block, options: Options) -> Finding:
+    profile = _icc_profile(data, block)
+    if profile is None:
+        return Finding("other", "ICCRGBG1 extension shorter than the profile it declares")
+    extra = len(_app_data(data, block)) - len(profile)
+    trailing = f", {extra} bytes after it dropped" if extra else ""
+    return Finding("icc", f"ICCRGBG1 colour profile{trailing}", removed=not options.keep_icc)
+
+
+def _application_block(ident: bytes, payload: bytes) -> bytes:
+    """An application extension holding `payload` in sub-blocks of at most 255 bytes."""
+    chunks = b"".join(bytes([len(payload[i:i + 255])]) + payload[i:i + 255] for i in range(0, len(payload), 255))
+    return bytes([EXTENSION, APPLICATION, _APP_ID_SIZE]) + ident + chunks + b"\x00"
+
+
+def _kept_bytes(block: Block, data: bytes, options: Options) -> bytes:
+    """What the output holds for one block: the block itself, its standard form, or nothing."""
+    ident = _app_id(data, block) if block.kind == APPLICATION else None
+    if ident in _LOOPING:
+        loop = _loop_count(data, block)
+        return b"" if ident is None or loop is None else _application_block(ident, b"\x01" + loop.to_bytes(2, "little"))
+    if ident == _ICC:  # the declared profile and nothing after it
+        profile = _icc_profile(data, block)
+        return _application_block(_ICC, profile) if options.keep_icc and profile is not None else b""
+    finding = _describe(block, data, options)
+    return b"" if finding is not None and finding.removed else data[block.start:block.end]
 
 
 def inspect(data: bytes, options: Options) -> list[Finding]:
     parsed = parse(data, options.max_pixels)
     found = [f for b in parsed.blocks if (f := _describe(b, data, options)) is not None]
+    found += [f for b in parsed.blocks if b.kind == APPLICATION and _app_id(data, b) == _ICC
+              for f in icc.findings(_icc_profile(data, b) or b"", "ICCRGBG1 colour profile", not options.keep_icc)]
     trailer = data[parsed.trailer_end:]
     if trailer.strip(b"\x00"):
         found.append(Finding("trailer", f"{len(trailer)} bytes after the GIF trailer"))
@@ -157,9 +220,7 @@ def strip(data: bytes, options: Options) -> bytes:
     for block in parsed.blocks:
         if block.kind == GRAPHIC_CONTROL:
             _check_graphic_control(data, block)
-        finding = _describe(block, data, options)
-        if finding is None or not finding.removed:
-            out.append(data[block.start:block.end])
+        out.append(_kept_bytes(block, data, options))
     out.append(bytes([TRAILER]))
     return b"".join(out)
 

@@ -2,18 +2,21 @@
 
 Removed: every `Exif`, `mime` (XMP and others) and `uri ` item of every image, with their `cdsc`
 references; thumbnail items (`thmb`, unless KEEP_HEIF_THUMBNAILS) and whatever belongs only to a
-removed item (its tiles, alpha, metadata); `xml `/`bxml`/`uuid` boxes in `meta`; every top-level box
-that is not `ftyp`, `meta` or `mdat` (Samsung `mpvd` motion-photo video and `sefd`, vendor `uuid`).
-Kept byte-identical: the coded bitstreams, grids/overlays, auxiliary images (alpha, depth, gain maps)
-and every property (`irot`/`imir`/`clap` orientation, `colr` colour), so display is unchanged.
-KEEP_ICC=false blanks the ICC `colr` properties (an empty `free` box keeps the other indexes valid).
+removed item (its tiles, alpha, metadata); items linked to nothing shown; every property outside the
+rendering allow-list or used by no kept item (`udes`, `crtt`, `mdft`, `uuid`...); `xml `/`bxml`/`uuid`
+boxes in `meta`; every top-level box that is not `ftyp`, `meta` or `mdat` (Samsung `mpvd`
+motion-photo video and `sefd`, vendor `uuid`). The writer blanks item and handler names and data
+references. Kept byte-identical: the coded bitstreams, grids/overlays, auxiliary images (alpha, depth,
+gain maps) and the allow-listed properties (`irot`/`imir`/`clap` orientation, `colr` colour), so
+display is unchanged. Removed properties, and the ICC `colr` ones under KEEP_ICC=false, are written as
+empty `free` boxes, which keeps the other indexes valid.
 The container logic is in `images.isobmff`; this module decides what goes.
 """
 from __future__ import annotations
 
 import io
 
-from images import exif, isobmff
+from images import exif, icc, isobmff
 from images.memo import by_identity
 from images.model import Finding, Options, check_pixels
 from shared.errors import LosslessUnsupported, MalformedInput
@@ -23,6 +26,23 @@ NAME = "heif"
 _MAJOR_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis"}
 _STRUCTURAL_BRANDS = {b"mif1", b"msf1"}
 _METADATA_ITEM_TYPES = {"Exif", "mime", "uri "}
+# Item types that are pictures (coded or derived); any other item that nothing links to is not shown.
+_IMAGE_ITEM_TYPES = {"hvc1", "lhv1", "av01", "avc1", "vvc1", "jpeg", "j2k1", "unci", "grid", "iovl", "iden", "tmap"}
+# Item properties that decide how a picture is decoded or shown; every other property goes (user
+# descriptions `udes`, creation/modification times `crtt`/`mdft`, vendor `uuid` properties...).
+RENDERING_PROPERTIES = {
+    "hvcC", "lhvC", "av1C", "avcC", "vvcC", "jpgC", "j2kH", "uncC", "cmpd", "cpat", "cloc",  # decoder setup
+    "ispe", "pixi", "colr", "irot", "imir", "clap", "pasp", "rloc", "iscl",  # geometry and colour
+    "auxC", "lsel", "a1op", "a1lx", "oinf", "tols", "rref",  # layers, auxiliary images, operating points
+    "clli", "mdcv", "cclv", "amve",  # HDR
+}
+_PROPERTY_LABELS = {
+    "udes": ("comments", "user description ('udes' property: name, description, tags)"),
+    "crtt": ("timestamps", "creation time ('crtt' property)"),
+    "mdft": ("timestamps", "modification time ('mdft' property)"),
+    "uuid": ("other", "vendor 'uuid' property"),
+    "altt": ("comments", "accessibility text ('altt' property)"),
+}
 # A reference from A to B says A exists for B (A is B's metadata, thumbnail, alpha, depth map...),
 # except `dimg`, which runs the other way: B is an input (a grid tile) of the derived image A.
 _INPUTS = "dimg"
@@ -54,6 +74,7 @@ def sniff(head: bytes) -> bool:
     return head[8:12] in _MAJOR_BRANDS or any(b in _STRUCTURAL_BRANDS for b in compatible)
 
 
+@by_identity()
 def label(file: isobmff.File) -> str:
     """AVIF or HEIC, for findings: by major brand, else by the coded item types."""
     major = file.data[8:12]
@@ -72,28 +93,68 @@ def _parse(data: bytes, options: Options) -> isobmff.File:
     return file
 
 
-def dropped_items(file: isobmff.File, options: Options) -> set[int]:
-    """Metadata items, thumbnails (by default) and every item that only serves a dropped item."""
+@by_identity()
+def dropped_items(file: isobmff.File, options: Options) -> frozenset[int]:
+    """Metadata items, thumbnails (by default) and every item that only serves a dropped item.
+
+    One pass over the reference graph, linear in items + references: each item counts the masters it
+    serves that are still kept, and goes when that count reaches zero. Remembered per parsed file, as
+    inspect, strip and verify all ask."""
     meta = file.meta
-    drop = {i for i, item in meta.items.items() if item.type in _METADATA_ITEM_TYPES}
-    if not options.keep_heif_thumbnails:
-        drop |= {r.source for r in meta.references if r.kind == "thmb"}
+    drop = _removed_outright(file, options) | unlinked_items(file, options)
     serves: dict[int, set[int]] = {}  # item -> the items it exists for
     for ref in meta.references:
         for target in ref.targets:
             item, master = (target, ref.source) if ref.kind == _INPUTS else (ref.source, target)
             serves.setdefault(item, set()).add(master)
-    served_by: dict[int, set[int]] = {}
+    served_by: dict[int, list[int]] = {}
+    kept_masters = {item: len(masters) for item, masters in serves.items()}
     for item, masters in serves.items():
         for master in masters:
-            served_by.setdefault(master, set()).add(item)
+            served_by.setdefault(master, []).append(item)
     pending = list(drop)
     while pending:
         for item in served_by.get(pending.pop(), ()):
-            if item not in drop and item != meta.primary and serves[item] <= drop:
+            kept_masters[item] -= 1
+            if kept_masters[item] == 0 and item not in drop and item != meta.primary:
                 drop.add(item)
                 pending.append(item)
+    return frozenset(drop)
+
+
+def _removed_outright(file: isobmff.File, options: Options) -> set[int]:
+    """Metadata items, and thumbnails unless they are kept."""
+    meta = file.meta
+    drop = {i for i, item in meta.items.items() if item.type in _METADATA_ITEM_TYPES}
+    if not options.keep_heif_thumbnails:
+        drop |= {r.source for r in meta.references if r.kind == "thmb"}
     return drop
+
+
+@by_identity()
+def unlinked_items(file: isobmff.File, options: Options) -> frozenset[int]:
+    """Items linked to nothing that is shown (a hidden pre-crop original, a stray payload): not the
+    primary, not in an entity group, not a visible picture, and not joined by any reference to one that
+    is, other than through a removed metadata item or thumbnail (so that the output, walked again, keeps
+    the same items). One walk, linear in items + references."""
+    meta, removed = file.meta, _removed_outright(file, options)
+    neighbours: dict[int, list[int]] = {}
+    for ref in meta.references:
+        for target in ref.targets:
+            if ref.source not in removed and target not in removed:
+                neighbours.setdefault(ref.source, []).append(target)
+                neighbours.setdefault(target, []).append(ref.source)
+    grouped = {i for grpl in meta.children if grpl.type == "grpl" for _, ids in isobmff.entity_groups(file, grpl)
+               for i in ids}
+    shown = {i for i, item in meta.items.items()
+             if i == meta.primary or i in grouped or (item.type in _IMAGE_ITEM_TYPES and not item.hidden)}
+    pending, reached = list(shown), set(shown)
+    while pending:
+        for other in neighbours.get(pending.pop(), ()):
+            if other not in reached:
+                reached.add(other)
+                pending.append(other)
+    return frozenset(set(meta.items) - reached - removed)
 
 
 def _top_level_findings(file: isobmff.File) -> list[Finding]:
@@ -123,13 +184,15 @@ def _item_findings(file: isobmff.File, item_id: int, options: Options, thumbnail
         found, _ = exif.findings(_exif_tiff(file.payload(item_id)), options, where)
         # HEIF displays by irot/imir; the EXIF tag is informative only and goes with the item.
         return [Finding("other", f"EXIF {f.detail} (display follows irot/imir)") if f.cls == "orientation" else f
-                for f in found] or [Finding("other", f"{where} (empty)")]
+                for f in found]
     if item.type == "mime":
         content_type = item.content_type.lower()
         is_xmp = "xmp" in content_type or "rdf" in content_type or b"<x:xmpmeta" in file.payload(item_id)
         return [Finding("xmp" if is_xmp else "other", f"{where} ({item.content_type or 'no content type'})")]
     if item_id in thumbnails:
         return [Finding("thumbnails", f"{where} (thumbnail)")]
+    if item_id in unlinked_items(file, options):
+        return [Finding("other", f"{where} linked to no shown image")]
     return [Finding("other", f"{where} belonging only to removed items")]
 
 
@@ -168,13 +231,54 @@ def _icc_properties(file: isobmff.File) -> frozenset[int]:
                      if p.type == "colr" and file.data[p.body:p.body + 4] in (b"prof", b"rICC"))
 
 
-def _dropped_properties(file: isobmff.File, options: Options) -> frozenset[int]:
-    return frozenset() if options.keep_icc else _icc_properties(file)
+@by_identity()
+def dropped_properties(file: isobmff.File, options: Options) -> frozenset[int]:
+    """ipco indexes written as empty boxes: properties rendering does not need, those no kept item uses,
+    and (KEEP_ICC=false) the ICC colour properties."""
+    drop = dropped_items(file, options)
+    used = {index for item_id, links in file.meta.associations.items() if item_id not in drop for _, index in links}
+    unneeded = {i for i, p in enumerate(file.meta.properties, 1) if p.type not in RENDERING_PROPERTIES or i not in used}
+    return frozenset(unneeded | (set() if options.keep_icc else _icc_properties(file)))
+
+
+def _essential_unknown(file: isobmff.File, options: Options) -> str | None:
+    """The type of an essential property a kept item has and this editor would remove, if any."""
+    drop, gone = dropped_items(file, options), dropped_properties(file, options)
+    for item_id, links in file.meta.associations.items():
+        for essential, index in links:
+            prop = file.meta.properties[index - 1]
+            if essential and item_id not in drop and index in gone and prop.type not in RENDERING_PROPERTIES:
+                return prop.type
+    return None
+
+
+def _property_findings(file: isobmff.File, options: Options) -> list[Finding]:
+    found, icc = [], _icc_properties(file)
+    for index in sorted(dropped_properties(file, options) - icc):
+        prop = file.meta.properties[index - 1]
+        if prop.type in RENDERING_PROPERTIES or (prop.type in ("free", "skip") and prop.end == prop.body):
+            continue  # decoding parameters of a removed item, or empty padding: nothing to report
+        cls, detail = _PROPERTY_LABELS.get(prop.type, ("other", f"'{prop.type}' property"))
+        found.append(Finding(cls, f"{label(file)} {detail}"))
+    return found
+
+
+def _name_findings(file: isobmff.File, options: Options) -> list[Finding]:
+    """Names the writer leaves empty: item names, the handler name, data reference locations."""
+    meta, drop = file.meta, dropped_items(file, options)
+    found = [Finding("other", f"{label(file)} item {i} name {item.name[:60]!r}")
+             for i, item in meta.items.items() if item.name and i not in drop]
+    if meta.handler_name:
+        found.append(Finding("other", f"{label(file)} handler name {meta.handler_name[:60]!r}"))
+    found += [Finding("other", f"{label(file)} data reference {ref[:80]}") for ref in meta.data_references]
+    return found
 
 
 def _icc(file: isobmff.File, options: Options) -> list[Finding]:
-    detail = f"{label(file)} ICC profile ('colr' property)"
-    return [Finding("icc", detail, removed=not options.keep_icc)] if _icc_properties(file) else []
+    detail, removed, indexes = f"{label(file)} ICC profile ('colr' property)", not options.keep_icc, _icc_properties(file)
+    profiles = {file.data[p.body + 4:p.end] for p in (file.meta.properties[i - 1] for i in indexes)}  # after the type
+    found = [Finding("icc", detail, removed=removed)] if indexes else []
+    return found + [f for profile in sorted(profiles) for f in icc.findings(profile, detail, removed)]
 
 
 def inspect(data: bytes, options: Options) -> list[Finding]:
@@ -189,6 +293,7 @@ def inspect(data: bytes, options: Options) -> list[Finding]:
         found += _item_findings(file, item_id, options, thumbnails)
     found += [Finding("thumbnails", f"{label(file)} item {i} (thumbnail)", removed=False)
               for i in sorted(thumbnails - drop)]
+    found += _property_findings(file, options) + _name_findings(file, options)
     return found + _orientation(file, options) + _icc(file, options)
 
 
@@ -196,18 +301,21 @@ def strip(data: bytes, options: Options) -> bytes:
     file = _parse(data, options)
     if "moov" in {b.type for b in file.top}:
         raise LosslessUnsupported("image sequence track ('moov') is not edited losslessly")
-    return isobmff.without_items(file, dropped_items(file, options), _dropped_properties(file, options))
+    essential = _essential_unknown(file, options)
+    if essential:
+        raise LosslessUnsupported(f"essential item property '{essential}' is not understood")
+    return isobmff.without_items(file, dropped_items(file, options), dropped_properties(file, options))
 
 
 def image_data(data: bytes, options: Options) -> list[bytes]:
     """Per kept item: id, type, payload and its properties (all must survive byte-identical); and ftyp."""
     file = _parse(data, options)
-    drop, dropped_properties = dropped_items(file, options), _dropped_properties(file, options)
+    drop, gone = dropped_items(file, options), dropped_properties(file, options)
     out = [file.top[0].raw(data), str(file.meta.primary).encode()]
     for item_id in sorted(set(file.meta.items) - drop):
         head = f"{item_id}:{file.meta.items[item_id].type}:".encode()
         props = b"".join(bytes([essential]) + p.raw(data)
-                         for essential, p in file.item_properties(item_id, dropped_properties))
+                         for essential, p in file.item_properties(item_id, gone))
         out.append(head + props + file.payload(item_id))
     return out
 
@@ -225,19 +333,25 @@ def reencode(data: bytes, options: Options) -> bytes:
     """Every top-level image re-encoded at the highest quality, with no EXIF/XMP; colour profile kept."""
     head = data[:4096]  # ftyp and meta: the major brand, or the coded item type for vendor brands
     if data[8:12] in (b"avif", b"avis") or (b"av01" in head and b"hvc1" not in head):
-        return _reencode_avif(data, options)
-    return _reencode_heic(data, options)
+        encoded = _reencode_avif(data, options)
+    else:
+        encoded = _reencode_heic(data, options)
+    # The encoders name their items ("Color", "Alpha") and their handler: the editor blanks those too.
+    return strip(encoded, options)
 
 
 def _reencode_heic(data: bytes, options: Options) -> bytes:
     """libheif applies irot/imir/clap on decode, so the pixels are already as displayed."""
     import pillow_heif
 
+    from images.reencode import DECODER_ERRORS, check_decoded
+
     try:
         source = pillow_heif.open_heif(io.BytesIO(data), convert_hdr_to_8bit=False)
+        check_decoded(sum(image.size[0] * image.size[1] for image in source), options.max_pixels,
+                      f"{len(source)} images")
         out = pillow_heif.HeifFile()
         for image in source:
-            check_pixels(*image.size, options.max_pixels)
             added = out.add_frombytes(image.mode, image.size, image.data, stride=image.stride)
             icc = image.info.get("icc_profile")
             if icc and options.keep_icc:
@@ -245,7 +359,7 @@ def _reencode_heic(data: bytes, options: Options) -> bytes:
             added.info["nclx_profile"] = image.info.get("nclx_profile")
         buffer = io.BytesIO()
         out.save(buffer, quality=-1, chroma=444, primary_index=source.primary_index, exif=None, xmp=None)
-    except (RuntimeError, ValueError, OSError) as exc:
+    except DECODER_ERRORS as exc:
         raise MalformedInput(f"pillow-heif cannot re-encode it: {exc}") from exc
     return buffer.getvalue()
 

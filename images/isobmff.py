@@ -4,7 +4,8 @@ Pure bytes in, bytes out. `parse` reads the top-level boxes and the `meta` item 
 iloc v0-2, iref, iprp/ipco/ipma, idat, pitm) and checks it: every box inside its parent, every extent
 inside the file or `idat`, no extents overlapping, every referenced item present. `without_items` writes
 a new file holding `ftyp`, the rewritten `meta` and one `mdat` with the kept items' extents only, every
-offset recomputed. Which items to drop is the caller's policy (see `images.heif`).
+offset recomputed; item names and the handler name are written empty, and `dinf` as "the data is in
+this file". Which items to drop is the caller's policy (see `images.heif`).
 
 Structural errors raise MalformedInput; valid structures this editor cannot rewrite safely raise
 LosslessUnsupported (the caller may re-encode); limits raise InputTooLarge.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import struct
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 from shared.errors import InputTooLarge, LosslessUnsupported, MalformedInput
@@ -20,6 +22,7 @@ from shared.errors import InputTooLarge, LosslessUnsupported, MalformedInput
 MAX_BOXES = 10_000  # per parent: real files have a handful of top-level boxes and one ipco of a few hundred
 MAX_ITEMS = 65_535  # a 50-tile iPhone photo has ~60 items
 MAX_EXTENTS = 1_000_000
+_HDLR_FIXED = 4 + 4 + 4 + 12  # version and flags, pre_defined, handler_type, reserved; then the name
 # meta children copied as they are / removed as metadata; any other child is not understood.
 META_KEEP = {"hdlr", "dinf", "grpl"}
 META_DROP = {"xml ", "bxml", "free", "skip", "uuid"}
@@ -49,6 +52,8 @@ class Item:
     type: str
     content_type: str  # for `mime` items, else ""
     infe: Box
+    name: str = ""
+    hidden: bool = False  # infe flag 1: not meant to be shown on its own (a tile, an alpha plane...)
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,8 @@ class Meta:
     associations: dict[int, list[tuple[bool, int]]] = field(default_factory=dict)  # item -> (essential, index)
     ipma_version_flags: tuple[int, int] = (0, 0)
     idat: Box | None = None
+    handler_name: str = ""
+    data_references: list[str] = field(default_factory=list)  # dref entries other than "this file"
 
 
 @dataclass
@@ -124,7 +131,7 @@ class _Cursor:
         return int.from_bytes(self.take(size), "big") if size else 0
 
     def fourcc(self) -> str:
-        return self.take(4).decode("latin-1")
+        return four_character_code(self.take(4), f"{self.what} box")
 
     def full_header(self) -> tuple[int, int]:
         version_flags = self.uint(4)
@@ -147,6 +154,14 @@ class _Cursor:
         return n
 
 
+def four_character_code(raw: bytes, where: str) -> str:
+    """A box or item type: four printable characters (a control byte means this is not a box at all)."""
+    code = raw.decode("latin-1")
+    if not code.isprintable():
+        raise MalformedInput(f"{where} has type {raw!r}, not four printable characters")
+    return code
+
+
 def read_boxes(data: bytes, start: int, end: int, parent: str) -> list[Box]:
     """The boxes between start and end; a size-0 box (to the end) is accepted only at the top level."""
     boxes: list[Box] = []
@@ -157,7 +172,7 @@ def read_boxes(data: bytes, start: int, end: int, parent: str) -> list[Box]:
         if end - pos < 8:
             raise MalformedInput(f"{end - pos} stray bytes at the end of {parent}")
         size, kind = struct.unpack_from(">I4s", data, pos)
-        box_type = kind.decode("latin-1")
+        box_type = four_character_code(kind, f"box at offset {pos} in {parent}")
         header = 8
         if size == 1:
             if end - pos < 16:
@@ -215,7 +230,28 @@ def _parse_meta(data: bytes, box: Box) -> Meta:
     handlers = [c for c in meta.children if c.type == "hdlr"]
     if not handlers or data[handlers[0].body + 8:handlers[0].body + 12] != b"pict":
         raise LosslessUnsupported("the meta handler is not 'pict' (not an image)")
+    meta.handler_name = _handler_name(data, handlers[0])
     return meta
+
+
+def _handler_name(data: bytes, hdlr: Box) -> str:
+    cursor = _Cursor(data, hdlr.body, hdlr.end, "hdlr")
+    cursor.take(_HDLR_FIXED)
+    return cursor.cstring() if cursor.pos < hdlr.end else ""
+
+
+def _parse_dinf(data: bytes, box: Box, meta: Meta) -> None:
+    """The data references (URLs and URNs) of dref entries; self-contained ones ("this file") are not kept."""
+    for dref in (b for b in read_boxes(data, box.body, box.end, "dinf") if b.type == "dref"):
+        cursor = _Cursor(data, dref.body, dref.end, "dref")
+        cursor.full_header()
+        cursor.count(4, MAX_BOXES, 8, "entries")
+        for entry in read_boxes(data, cursor.pos, dref.end, "dref"):
+            entry_cursor = _Cursor(data, entry.body, entry.end, f"dref '{entry.type}'")
+            _, flags = entry_cursor.full_header()
+            text = data[entry_cursor.pos:entry.end].replace(b"\x00", b" ").decode("utf-8", "replace").strip()
+            if not flags & 1 or text:
+                meta.data_references.append(f"'{entry.type}' {text or '(no location)'}")
 
 
 def _parse_pitm(data: bytes, box: Box, meta: Meta) -> None:
@@ -240,15 +276,15 @@ def _parse_iinf(data: bytes, box: Box, meta: Meta) -> None:
 
 def _parse_infe(data: bytes, box: Box) -> Item:
     cursor = _Cursor(data, box.body, box.end, "infe")
-    version, _ = cursor.full_header()
+    version, flags = cursor.full_header()
     if version < 2:
         raise LosslessUnsupported(f"'infe' version {version} (pre-HEIF item info)")
     item_id = cursor.uint(2 if version == 2 else 4)
     cursor.uint(2)  # item_protection_index
     item_type = cursor.fourcc()
-    cursor.cstring()  # item_name
+    name = cursor.cstring()
     content_type = cursor.cstring() if item_type == "mime" else ""
-    return Item(item_id, item_type, content_type, box)
+    return Item(item_id, item_type, content_type, box, name, bool(flags & 1))
 
 
 def _parse_iloc(data: bytes, box: Box, meta: Meta) -> None:
@@ -316,7 +352,7 @@ def _parse_idat(data: bytes, box: Box, meta: Meta) -> None:
 
 
 _META_PARSERS = {"pitm": _parse_pitm, "iinf": _parse_iinf, "iloc": _parse_iloc, "iref": _parse_iref,
-                 "iprp": _parse_iprp, "idat": _parse_idat}
+                 "iprp": _parse_iprp, "idat": _parse_idat, "dinf": _parse_dinf}
 
 
 def _check(file: File) -> None:
@@ -336,6 +372,33 @@ def _check(file: File) -> None:
                 raise MalformedInput(f"item {item_id} uses property {index} of {len(meta.properties)}")
     _resolve_extents(file)
     _check_overlaps(meta)
+    _check_derivations(meta)
+
+
+def _check_derivations(meta: Meta) -> None:
+    """No derived image (grid, overlay, identity) is among its own inputs, however indirectly: a
+    decoder would never finish it. One depth-first walk over the `dimg` references."""
+    inputs: dict[int, list[int]] = {}
+    for ref in meta.references:
+        if ref.kind == "dimg":
+            inputs.setdefault(ref.source, []).extend(ref.targets)
+    done: set[int] = set()
+    for root, targets in inputs.items():
+        if root in done:
+            continue
+        on_path, stack = {root}, [(root, iter(targets))]
+        while stack:
+            item, pending = stack[-1]
+            child = next(pending, None)
+            if child is None:
+                stack.pop()
+                on_path.discard(item)
+                done.add(item)
+            elif child in on_path:
+                raise MalformedInput(f"item {child} is derived from itself ('dimg' cycle)")
+            elif child not in done and child in inputs:
+                on_path.add(child)
+                stack.append((child, iter(inputs[child])))
 
 
 def _resolve_extents(file: File) -> None:
@@ -384,12 +447,12 @@ def _uint(value: int, size: int) -> bytes:
 @dataclass(frozen=True)
 class _Edit:
     keep: list[int]
-    drop: set[int]
+    drop: AbstractSet[int]
     blank: frozenset[int]  # ipco indexes written as empty 'free' boxes (so other indexes stay valid)
     large: bool  # 64-bit iloc fields
 
 
-def without_items(file: File, drop: set[int], blank: frozenset[int] = frozenset()) -> bytes:
+def without_items(file: File, drop: AbstractSet[int], blank: frozenset[int] = frozenset()) -> bytes:
     """The file rewritten without the `drop` items (info, location, references, properties, bytes),
     without the properties at the `blank` ipco indexes, and without any top-level box but ftyp, meta
     and the item data."""
@@ -419,7 +482,7 @@ def _meta(file: File, edit: _Edit, mdat_start: int) -> bytes:
     for child in meta.children:
         if child.type == "iinf":
             id_size = 2 if meta.iinf_version == 0 else 4
-            entries = b"".join(meta.items[i].infe.raw(data) for i in keep)
+            entries = b"".join(_nameless_infe(data, meta.items[i].infe) for i in keep)
             parts.append(full_box("iinf", meta.iinf_version, 0, _uint(len(keep), id_size) + entries))
         elif child.type == "pitm" and meta.primary is not None:
             wide = meta.primary > 0xFFFF
@@ -436,9 +499,20 @@ def _meta(file: File, edit: _Edit, mdat_start: int) -> bytes:
                                               for e in _extents(file, keep, 1))))
         elif child.type == "grpl":
             parts.append(_checked_groups(file, child, edit.drop))
-        elif child.type in META_KEEP:
-            parts.append(child.raw(data))
+        elif child.type == "hdlr":
+            parts.append(box("hdlr", data[child.body:child.body + _HDLR_FIXED] + b"\x00"))
+        elif child.type == "dinf":
+            # One data reference, flagged "the data is in this file" (iloc refuses any other).
+            parts.append(box("dinf", full_box("dref", 0, 0, _uint(1, 4) + full_box("url ", 0, 1, b""))))
     return full_box("meta", 0, 0, b"".join(parts))
+
+
+def _nameless_infe(data: bytes, infe: Box) -> bytes:
+    """An infe entry up to its item type, with an empty name and nothing after it (the items written
+    here are never `mime` or `uri ` items, whose content type or URI type would follow the name)."""
+    id_size = 2 if data[infe.body] == 2 else 4
+    type_end = infe.body + 4 + id_size + 2 + 4  # version/flags, item_ID, item_protection_index, item_type
+    return box("infe", data[infe.body:type_end] + b"\x00")
 
 
 def _new_offsets(extents: list[Extent], method: int, start: int) -> dict[tuple[int, int], int]:
@@ -468,7 +542,7 @@ def _iloc(meta: Meta, keep: list[int], moved: dict[tuple[int, int], int], large:
     return full_box("iloc", version, 0, b"".join(out))
 
 
-def _iref(meta: Meta, drop: set[int]) -> bytes:
+def _iref(meta: Meta, drop: AbstractSet[int]) -> bytes:
     id_size = 2 if meta.iref_version == 0 else 4
     refs = []
     for ref in meta.references:
@@ -510,8 +584,8 @@ def entity_groups(file: File, grpl: Box) -> list[tuple[str, tuple[int, ...]]]:
     return groups
 
 
-def _checked_groups(file: File, grpl: Box, drop: set[int]) -> bytes:
+def _checked_groups(file: File, grpl: Box, drop: AbstractSet[int]) -> bytes:
     for kind, ids in entity_groups(file, grpl):
-        if drop.intersection(ids):
+        if not drop.isdisjoint(ids):
             raise LosslessUnsupported(f"entity group '{kind}' contains a removed item")
     return grpl.raw(file.data)

@@ -1,9 +1,10 @@
 """JPEG: keep the frame (tables, headers, entropy-coded scans) byte-identical, drop metadata segments.
 
 Kept: APP0 JFIF (its embedded thumbnail zeroed), APP2 ICC_PROFILE chunks in order (unless KEEP_ICC
-is off), APP14 Adobe (CMYK/YCCK colour transform). Everything else in APPn/COM goes, and so does
-everything after the primary image's EOI (MPF secondary images, gain maps, motion-photo videos).
-An Orientation other than 1 is kept as a minimal EXIF block holding only that tag.
+is off), APP14 Adobe (CMYK/YCCK colour transform; its 12 defined bytes). Everything else in APPn/COM
+goes, and so does everything after the primary image's EOI (MPF secondary images, gain maps,
+motion-photo videos). An Orientation other than 1 is kept as a minimal EXIF block holding only that
+tag. Reserved markers, which libjpeg cannot read, and files without a frame and a scan are refused.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import re
 import struct
 from dataclasses import dataclass
 
-from images import exif
+from images import exif, icc
 from images.memo import by_identity
 from images.model import Finding, Options, check_pixels
 from shared.errors import InputTooLarge, MalformedInput
@@ -21,6 +22,10 @@ NAME = "jpeg"
 SOI, EOI, SOS, COM = 0xD8, 0xD9, 0xDA, 0xFE
 _STANDALONE = {0x01, *range(0xD0, 0xD8)}  # TEM and RSTn carry no length
 _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+DNL = 0xDC
+# Tables and headers of the coded picture: DHT, DAC, DQT, DRI, DNL, DHP, EXP, besides SOFn and SOS.
+_PICTURE = _SOF | {0xC4, 0xCC, 0xDB, 0xDD, DNL, 0xDE, 0xDF, SOS}
+_ADOBE_SIZE = 12  # "Adobe", version, flags0, flags1, colour transform
 _MAX_SEGMENTS = 100_000
 # The next marker after entropy-coded data: 0xFF not followed by a stuffed 0x00 or an RSTn.
 _MARKER_IN_SCAN = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")  # literal prefix: C-speed search
@@ -62,9 +67,12 @@ def parse(data: bytes, max_pixels: int | None = None) -> Parsed:
             raise InputTooLarge(f"more than {_MAX_SEGMENTS} JPEG segments")
         marker, pos = _next_marker(data, pos)
         if marker == EOI:
+            _check_picture(segments)
             return Parsed(segments, pos)
         if marker in _STANDALONE or marker == SOI:
             raise MalformedInput(f"unexpected marker 0x{marker:02X} at offset {pos - 2}")
+        if not (marker in _PICTURE or _is_app(marker) or marker == COM):  # libjpeg stops at these
+            raise MalformedInput(f"reserved marker 0x{marker:02X} at offset {pos - 2}: decoders cannot read it")
         if pos + 2 > len(data):
             raise MalformedInput("truncated: segment length missing at end of file")
         (length,) = struct.unpack_from(">H", data, pos)
@@ -74,6 +82,8 @@ def parse(data: bytes, max_pixels: int | None = None) -> Parsed:
                                  f"claims {length} bytes, past the end of the file")
         if marker in _SOF:
             _check_frame(data, pos, max_pixels)
+        if marker == DNL and length != 4:
+            raise MalformedInput(f"DNL segment at offset {pos - 2} is {length} bytes long, not 4")
         if marker == SOS:
             end = _scan_end(data, end)
         segments.append(Segment(marker, pos - 2, end))
@@ -104,7 +114,16 @@ def _check_frame(data: bytes, pos: int, max_pixels: int | None) -> None:
     height, width = struct.unpack_from(">HH", data, pos + 3)
     if width == 0:
         raise MalformedInput("frame header declares zero width")
+    if height == 0:  # the height would come in a DNL marker, which libjpeg (and so Pillow) cannot decode
+        raise MalformedInput("frame header declares zero height (DNL), which decoders do not support")
     check_pixels(width, height, max_pixels)
+
+
+def _check_picture(segments: list[Segment]) -> None:
+    """A frame header, then a scan: what a decoder needs to show anything at all."""
+    markers = [s.marker for s in segments]
+    if SOS not in markers or not any(m in _SOF for m in markers[:markers.index(SOS)]):
+        raise MalformedInput("no frame header and scan before EOI: not a picture")
 
 
 def _is_app(marker: int) -> bool:
@@ -118,15 +137,15 @@ def _keeps(seg: Segment, data: bytes, options: Options) -> bool:
     if seg.marker == 0xE2:
         return options.keep_icc and body.startswith(_ICC)
     if seg.marker == 0xEE:
-        return body.startswith(_ADOBE)
+        return body.startswith(_ADOBE) and len(body) >= _ADOBE_SIZE
     return not (_is_app(seg.marker) or seg.marker == COM)
 
 
-def _describe(seg: Segment, data: bytes, options: Options) -> list[Finding]:
-    """What one metadata segment carries, as findings."""
+def _describe(seg: Segment, data: bytes, options: Options, honoured: Segment | None) -> list[Finding]:
+    """What one metadata segment carries, as findings (`honoured`: the Exif segment viewers read)."""
     body = data[seg.start + 4:seg.end]
     if seg.marker == 0xE1 and body.startswith(exif.EXIF_HEADER):
-        found, _ = exif.findings(body[6:], options, "APP1 Exif")
+        found, _ = exif.findings(body[6:], options, "APP1 Exif", honoured=seg == honoured)
         return found
     if seg.marker == 0xE1 and body.startswith((_XMP, _XMP_EXT)):
         return [Finding("xmp", "APP1 XMP" + (" (extended)" if body.startswith(_XMP_EXT) else ""))]
@@ -146,7 +165,10 @@ def _describe(seg: Segment, data: bytes, options: Options) -> list[Finding]:
     if seg.marker == 0xE0 and body.startswith(b"JFXX\x00"):
         return [Finding("thumbnails", "APP0 JFXX thumbnail")]
     if seg.marker == 0xEE and body.startswith(_ADOBE):
-        return []
+        extra = len(body) - _ADOBE_SIZE
+        if extra < 0:
+            return [Finding("other", "APP14 Adobe segment shorter than its fields")]
+        return [Finding("other", f"{extra} bytes after the APP14 Adobe fields")] if extra else []
     label = body[:16].split(b"\x00")[0].decode("latin-1", "replace").strip() or "unnamed"
     return [Finding("other", f"APP{seg.marker - 0xE0} {label}")]
 
@@ -154,9 +176,13 @@ def _describe(seg: Segment, data: bytes, options: Options) -> list[Finding]:
 def inspect(data: bytes, options: Options) -> list[Finding]:
     parsed = parse(data, options.max_pixels)
     found: list[Finding] = []
+    honoured = _exif_segment(data, parsed)
     for seg in parsed.segments:
         if _is_app(seg.marker) or seg.marker == COM:
-            found += _describe(seg, data, options)
+            found += _describe(seg, data, options, honoured)
+    profile = b"".join(data[s.start + 4 + len(_ICC) + 2:s.end] for s in parsed.segments
+                       if s.marker == 0xE2 and data[s.start + 4:s.end].startswith(_ICC))
+    found += icc.findings(profile, "ICC profile", removed=not options.keep_icc)
     trailer = len(data) - parsed.eoi_end
     if trailer and data[parsed.eoi_end:].strip(b"\x00"):
         found.append(Finding("trailer", f"{trailer} bytes after the primary image (MPF images, gain map, "
@@ -164,12 +190,15 @@ def inspect(data: bytes, options: Options) -> list[Finding]:
     return found
 
 
+def _exif_segment(data: bytes, parsed: Parsed) -> Segment | None:
+    """The Exif segment viewers read: the first APP1 starting with `Exif\\0\\0` (as Pillow does)."""
+    return next((seg for seg in parsed.segments
+                 if seg.marker == 0xE1 and data[seg.start + 4:seg.end].startswith(exif.EXIF_HEADER)), None)
+
+
 def _kept_orientation(data: bytes, parsed: Parsed, options: Options) -> int | None:
-    for seg in parsed.segments:
-        body = data[seg.start + 4:seg.end]
-        if seg.marker == 0xE1 and body.startswith(exif.EXIF_HEADER):
-            return exif.kept_orientation(exif.read(body[6:]).orientation, options)
-    return None
+    seg = _exif_segment(data, parsed)
+    return None if seg is None else exif.kept_orientation(exif.read(data[seg.start + 10:seg.end]).orientation, options)
 
 
 def _app_segment(marker: int, body: bytes) -> bytes:
@@ -195,6 +224,8 @@ def strip(data: bytes, options: Options) -> bytes:
             continue
         if seg.marker == 0xE0:
             out.append(_app_segment(0xE0, _clean_jfif(data[seg.start + 4:seg.end])))
+        elif seg.marker == 0xEE:  # only the defined fields: anything after them is not read by decoders
+            out.append(_app_segment(0xEE, data[seg.start + 4:seg.start + 4 + _ADOBE_SIZE]))
         else:
             out.append(data[seg.start:seg.end])
     out.append(b"\xff\xd9")

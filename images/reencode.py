@@ -7,16 +7,21 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Iterator
 
 from images import exif
 from images.model import Options
 from shared.errors import InputTooLarge, MalformedInput, VerificationFailed
 
+# What Pillow and its plugins raise on data they cannot decode or encode (pillow-heif: SyntaxError for
+# unsupported features; the AVIF plugin: RuntimeError for a missing image item).
+DECODER_ERRORS = (OSError, ValueError, SyntaxError, RuntimeError, EOFError)
 _PIL_FORMAT = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "gif": "GIF", "avif": "AVIF"}
 
 
-def open_image(data: bytes, options: Options):
-    """Decode fully with Pillow under the pixel limit; typed errors for bombs and undecodable data."""
+def open_image(data: bytes, options: Options, name: str):
+    """Decode the first frame with Pillow once the whole decode is known to stay under the pixel limit;
+    typed errors for bombs and for anything Pillow cannot decode."""
     from PIL import Image
 
     Image.MAX_IMAGE_PIXELS = options.max_pixels
@@ -24,18 +29,46 @@ def open_image(data: bytes, options: Options):
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             im = Image.open(io.BytesIO(data))
+            count = frame_count(im, name)
+            check_decoded(count * im.width * im.height, options.max_pixels, f"{count} frames of {im.width}x{im.height}")
             im.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise InputTooLarge(str(exc)) from exc
-    except (OSError, ValueError, SyntaxError) as exc:
+    except DECODER_ERRORS as exc:
         raise MalformedInput(f"Pillow cannot decode it: {exc}") from exc
     return im
 
 
-def _frames(im):
-    from PIL import ImageSequence
+def check_decoded(pixels: int, max_pixels: int, what: str) -> None:
+    """Refuse a re-encode whose frames together would decode to more than the pixel limit."""
+    if pixels > max_pixels:
+        raise InputTooLarge(f"re-encoding would decode {what}: {pixels} pixels, over the {max_pixels}-pixel limit")
 
-    return [frame.copy() for frame in ImageSequence.Iterator(im)]
+
+def frame_count(im, name: str) -> int:
+    """Frames the re-encode writes: every frame, but only the primary picture of a JPEG (MPO views and
+    gain maps go, as on the lossless path). Pillow counts them from the headers, decoding nothing."""
+    return 1 if name == "jpeg" else getattr(im, "n_frames", 1)
+
+
+class _LaterFrames:
+    """Frames 2..n, decoded one at a time each time a writer iterates them (Pillow's PNG writer does it
+    twice), never all at once; the running total of decoded pixels is held to the limit, since a GIF
+    frame can grow the canvas after the headers were counted."""
+
+    def __init__(self, im, count: int, bake: bool, max_pixels: int) -> None:
+        self.im, self.count, self.bake, self.max_pixels = im, count, bake, max_pixels
+
+    def __iter__(self) -> Iterator:
+        from PIL import ImageOps
+
+        decoded = self.im.width * self.im.height
+        for index in range(1, self.count):
+            self.im.seek(index)
+            decoded += self.im.width * self.im.height
+            check_decoded(decoded, self.max_pixels, f"frames 1 to {index + 1}")
+            frame = self.im.copy()
+            yield ImageOps.exif_transpose(frame) if self.bake else frame
 
 
 def _save_args(name: str, im, data: bytes, options: Options, baked: bool) -> dict:
@@ -79,16 +112,20 @@ def with_pillow(name: str, data: bytes, options: Options) -> bytes:
     """Decode and save again with Pillow as format `name` (a key of _PIL_FORMAT), every frame kept."""
     from PIL import ImageOps
 
-    im = open_image(data, options)
+    im = open_image(data, options, name)
     bake = options.orientation == "bake"
-    frames = _frames(im)
+    count = frame_count(im, name)
+    first = im.copy()
     if bake:
-        frames = [ImageOps.exif_transpose(f) for f in frames]
-    out = io.BytesIO()
+        first = ImageOps.exif_transpose(first)
     args = _save_args(name, im, data, options, bake)
-    if len(frames) > 1:
-        args |= {"save_all": True, "append_images": frames[1:]}
-    frames[0].save(out, _PIL_FORMAT[name], **args)
+    if count > 1:
+        args |= {"save_all": True, "append_images": _LaterFrames(im, count, bake, options.max_pixels)}
+    out = io.BytesIO()
+    try:
+        first.save(out, _PIL_FORMAT[name], **args)
+    except DECODER_ERRORS as exc:
+        raise MalformedInput(f"Pillow cannot re-encode it: {exc}") from exc
     return out.getvalue()
 
 
@@ -100,9 +137,9 @@ def check_decodes(name: str, original: bytes, result: bytes, options: Options) -
         heif.register_opener()
     from PIL import ImageOps
 
-    before, after = open_image(original, options), open_image(result, options)
+    before, after = open_image(original, options, name), open_image(result, options, name)
     expected = ImageOps.exif_transpose(before).size if options.orientation == "bake" else before.size
     if after.size != expected:
         raise VerificationFailed(f"re-encoded image is {after.size}, expected {expected}")
-    if getattr(before, "n_frames", 1) != getattr(after, "n_frames", 1):
+    if frame_count(before, name) != frame_count(after, name):
         raise VerificationFailed("re-encoded image lost frames")

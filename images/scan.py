@@ -1,11 +1,16 @@
 """An independent second look at a stripped file: byte signatures of metadata, whatever the container.
 
 It does not trust the format module's parser: it searches the raw output for the signatures that
-XMP, IPTC, MPF and EXIF blocks carry (EXIF after `Exif\0\0`, a PNG `eXIf` or a WebP `EXIF` chunk header). Each is long enough that entropy-coded image data does not
-produce it by chance (and a false alarm fails closed). The only EXIF allowed is the minimal
+XMP, IPTC and MPF blocks carry, and for every TIFF header (`II*\\0`, `MM\\0*`) that starts a plausible
+first IFD, however it is introduced (`Exif\\0\\0`, `Exif\\0\\xff`, a PNG `eXIf` or WebP `EXIF` chunk, a
+HEIF property or item, or nothing at all). The plausibility test (an IFD offset inside the data, an
+entry count and first entry type a TIFF writer would produce) keeps entropy-coded image data from
+raising a false alarm by chance; a false alarm would fail closed. The only EXIF allowed is the minimal
 Orientation-only block.
 """
 from __future__ import annotations
+
+import struct
 
 from images import exif
 from images.model import Options
@@ -15,18 +20,36 @@ _SIGNATURES = {
     b"ns.adobe.com/x": "XMP namespace",  # xap/1.0/ (XMP) and xmp/extension/ (extended XMP)
     b"Photoshop 3.0\x00": "Photoshop IRB / IPTC",
 }
-_TIFF_HEADERS = (b"II*\x00", b"MM\x00*")
-# Where EXIF sits as bare TIFF, with how many bytes lie between the marker and the TIFF header.
-_BARE_EXIF = ((exif.EXIF_HEADER, 0), (b"eXIf", 0), (b"EXIF", 4))
+_TIFF_HEADERS = {b"II*\x00": "<", b"MM\x00*": ">"}
 _ICC_SIGNATURE = b"ICC_PROFILE\x00"
+_MAX_PLAUSIBLE_ENTRIES = 1024
+_TIFF_TYPES = range(1, 14)
 
 
-def _occurrences(data: bytes, needle: bytes, gap: int = 0):
-    """Offsets just past each occurrence of `needle` (plus `gap` bytes)."""
+def _occurrences(data: bytes, needle: bytes):
+    """Offsets of each occurrence of `needle`."""
     pos = data.find(needle)
     while pos != -1:
-        yield pos + len(needle) + gap
+        yield pos
         pos = data.find(needle, pos + 1)
+
+
+def _plausible_tiff(data: bytes, at: int, endian: str) -> bool:
+    """Does the TIFF header at `at` point to an IFD that a TIFF writer could have written?"""
+    try:
+        (first,) = struct.unpack_from(endian + "I", data, at + 4)
+        if first < 8:
+            return False
+        count, _, kind = struct.unpack_from(endian + "HHH", data, at + first)
+    except struct.error:  # the IFD would lie past the end of the data
+        return False
+    return 0 < count <= _MAX_PLAUSIBLE_ENTRIES and kind in _TIFF_TYPES
+
+
+def tiff_blocks(data: bytes) -> list[int]:
+    """Offsets of every plausible TIFF structure in `data` (EXIF is one), the minimal Orientation block aside."""
+    return [at for header, endian in _TIFF_HEADERS.items() for at in _occurrences(data, header)
+            if _plausible_tiff(data, at, endian) and not exif.is_minimal(data[at:at + 26])]
 
 
 def leftovers(data: bytes, options: Options) -> list[str]:
@@ -34,9 +57,8 @@ def leftovers(data: bytes, options: Options) -> list[str]:
     found = [name for sig, name in _SIGNATURES.items() if sig in data]
     if not options.keep_icc and _ICC_SIGNATURE in data:
         found.append("ICC profile")
-    if any(data[at:at + 4] in _TIFF_HEADERS for at in _occurrences(data, b"MPF\x00")):
+    if any(data[at + 4:at + 8] in _TIFF_HEADERS for at in _occurrences(data, b"MPF\x00")):
         found.append("MPF index")
-    if any(data[at:at + 4] in _TIFF_HEADERS and not exif.is_minimal(data[at:at + 26])
-           for marker, gap in _BARE_EXIF for at in _occurrences(data, marker, gap)):
-        found.append("EXIF block other than Orientation")
+    if tiff_blocks(data):
+        found.append("EXIF/TIFF block other than Orientation")
     return found

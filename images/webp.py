@@ -3,14 +3,15 @@
 Kept: VP8X (flags recomputed), VP8, VP8L, ALPH, ANIM, ANMF (every frame; only its ALPH/VP8/VP8L
 sub-chunks), ICCP (unless KEEP_ICC is off). Dropped: EXIF, XMP (also the mangled 'XMP\\0' fourcc),
 unknown chunks and anything after the RIFF payload. An Orientation other than 1 is kept as an EXIF
-chunk holding only that tag; a simple (VP8/VP8L-only) file then gains a VP8X header.
+chunk holding only that tag. Decoders read ICCP and EXIF only when the VP8X flags announce them, so
+only announced ones count; a simple (VP8/VP8L-only) file is its bitstream alone and stays so.
 """
 from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
 
-from images import exif
+from images import exif, icc
 from images.memo import by_identity
 from images.model import Finding, Options, check_pixels
 from shared.errors import InputTooLarge, MalformedInput
@@ -108,8 +109,21 @@ def _check(data: bytes, parsed: Parsed, max_pixels: int | None) -> None:
     bitstreams = _bitstreams(parsed)
     if not bitstreams:
         raise MalformedInput("no VP8 or VP8L image data")
+    _check_one_bitstream_each(parsed)
     for chunk in bitstreams:
         check_pixels(*_bitstream_info(data, chunk)[:2], max_pixels, "bitstream")
+
+
+def _check_one_bitstream_each(parsed: Parsed) -> None:
+    """One bitstream for a still picture, one in each animation frame, none beside the frames:
+    libwebp refuses anything else, and a second bitstream would be a second, hidden picture."""
+    top = [c for c in parsed.chunks if c.fourcc in _BITSTREAMS]
+    animated = any(c.fourcc == ANMF for c in parsed.chunks)
+    if len(top) > 1 or (animated and top):
+        raise MalformedInput("more than one image bitstream outside animation frames")
+    for start, parts in parsed.frames.items():
+        if sum(c.fourcc in _BITSTREAMS for c in parts) != 1:
+            raise MalformedInput(f"animation frame at offset {start} does not hold exactly one bitstream")
 
 
 def _canvas(six: bytes) -> tuple[int, int]:
@@ -159,15 +173,20 @@ def _tiff(payload: bytes) -> bytes:
     return payload.removeprefix(exif.EXIF_HEADER)
 
 
-def _describe(chunk: Chunk, data: bytes, options: Options) -> list[Finding]:
+def _describe(chunk: Chunk, data: bytes, options: Options, parsed: Parsed) -> list[Finding]:
     """What one top-level chunk carries, as findings (none for image structure)."""
     if chunk.fourcc == EXIF:
-        found, _ = exif.findings(_tiff(chunk.payload(data)), options, "WebP EXIF chunk")
+        honoured = chunk == _exif_chunk(data, parsed)
+        found, _ = exif.findings(_tiff(chunk.payload(data)), options, "WebP EXIF chunk", honoured=honoured)
         return found
     if chunk.fourcc.startswith(b"XMP"):
         return [Finding("xmp", f"XMP chunk {_name(chunk.fourcc)}")]
+    if chunk.fourcc == ICCP and _announced(data, parsed, _ICC_FLAG):
+        removed = not options.keep_icc
+        return [Finding("icc", "ICCP colour profile", removed=removed)] + icc.findings(
+            chunk.payload(data), "ICCP colour profile", removed)
     if chunk.fourcc == ICCP:
-        return [Finding("icc", "ICCP colour profile", removed=not options.keep_icc)]
+        return [Finding("icc", "ICCP colour profile the header does not announce (decoders ignore it)")]
     if chunk.fourcc in _STRUCTURAL:
         return []
     return [Finding("other", f"unknown chunk {_name(chunk.fourcc)} ({chunk.end - chunk.start - 8} bytes)")]
@@ -177,7 +196,7 @@ def inspect(data: bytes, options: Options) -> list[Finding]:
     parsed = parse(data, options.max_pixels)
     found: list[Finding] = []
     for chunk in parsed.chunks:
-        found += _describe(chunk, data, options)
+        found += _describe(chunk, data, options, parsed)
     for parts in parsed.frames.values():
         found += [Finding("other", f"chunk {_name(c.fourcc)} inside an ANMF frame")
                   for c in parts if c.fourcc not in _FRAME_PARTS]
@@ -187,11 +206,23 @@ def inspect(data: bytes, options: Options) -> list[Finding]:
     return found
 
 
+def _announced(data: bytes, parsed: Parsed, flag: int) -> bool:
+    """Decoders (libwebp's demuxer, hence Pillow) read an ICCP or EXIF chunk only when a VP8X header
+    announces it with its flag; a simple-format file is its bitstream and nothing else."""
+    first = parsed.chunks[0]
+    return first.fourcc == VP8X and bool(first.payload(data)[0] & flag)
+
+
+def _exif_chunk(data: bytes, parsed: Parsed) -> Chunk | None:
+    """The EXIF chunk decoders read: the first one, when announced."""
+    if not _announced(data, parsed, _EXIF_FLAG):
+        return None
+    return next((c for c in parsed.chunks if c.fourcc == EXIF), None)
+
+
 def _kept_orientation(data: bytes, parsed: Parsed, options: Options) -> int | None:
-    for chunk in parsed.chunks:
-        if chunk.fourcc == EXIF:
-            return exif.kept_orientation(exif.read(_tiff(chunk.payload(data))).orientation, options)
-    return None
+    chunk = _exif_chunk(data, parsed)
+    return None if chunk is None else exif.kept_orientation(exif.read(_tiff(chunk.payload(data))).orientation, options)
 
 
 def _chunk_bytes(fourcc: bytes, payload: bytes) -> bytes:
@@ -206,12 +237,7 @@ def _frame_payload(data: bytes, chunk: Chunk, parsed: Parsed) -> bytes:
 
 def _vp8x(data: bytes, parsed: Parsed, kept: list[bytes]) -> bytes:
     """A VP8X payload whose flags say exactly what the output holds, on the input's canvas."""
-    first = parsed.chunks[0]
-    if first.fourcc == VP8X:
-        old_flags, canvas = first.payload(data)[0], first.payload(data)[4:10]
-    else:
-        width, height, _ = _bitstream_info(data, first)
-        old_flags, canvas = 0, (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
+    old_flags, canvas = parsed.chunks[0].payload(data)[0], parsed.chunks[0].payload(data)[4:10]
     # Alpha is never cleared: decoders pick RGB or RGBA output from it.
     alpha = old_flags & _ALPHA_FLAG or any(
         c.fourcc == ALPH or (c.fourcc == VP8L and _bitstream_info(data, c)[2]) for c in _flattened(parsed))
@@ -222,11 +248,15 @@ def _vp8x(data: bytes, parsed: Parsed, kept: list[bytes]) -> bytes:
 
 def _kept_chunks(data: bytes, parsed: Parsed, options: Options) -> list[tuple[bytes, bytes]]:
     """(fourcc, payload) of every chunk the output carries after VP8X, in order."""
+    first = parsed.chunks[0]
+    if first.fourcc != VP8X:
+        return [(first.fourcc, first.payload(data))]  # simple format: what decoders read
+    keeps_icc = options.keep_icc and _announced(data, parsed, _ICC_FLAG)
     out: list[tuple[bytes, bytes]] = []
     for chunk in parsed.chunks:
         if chunk.fourcc == ANMF:
             out.append((ANMF, _frame_payload(data, chunk, parsed)))
-        elif chunk.fourcc in (VP8, VP8L, ALPH, ANIM) or (chunk.fourcc == ICCP and options.keep_icc):
+        elif chunk.fourcc in (VP8, VP8L, ALPH, ANIM) or (chunk.fourcc == ICCP and keeps_icc):
             out.append((chunk.fourcc, chunk.payload(data)))
     orientation = _kept_orientation(data, parsed, options)
     if orientation is not None:
@@ -238,7 +268,7 @@ def strip(data: bytes, options: Options) -> bytes:
     parsed = parse(data, options.max_pixels)
     kept = _kept_chunks(data, parsed, options)
     fourccs = [fourcc for fourcc, _ in kept]
-    if parsed.chunks[0].fourcc == VP8X or len(kept) > 1:
+    if parsed.chunks[0].fourcc == VP8X:
         kept.insert(0, (VP8X, _vp8x(data, parsed, fourccs)))
     body = b"WEBP" + b"".join(_chunk_bytes(fourcc, payload) for fourcc, payload in kept)
     return b"RIFF" + struct.pack("<I", len(body)) + body
