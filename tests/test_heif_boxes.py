@@ -6,13 +6,13 @@ picture (pixels decoded by pillow-heif) and lose every name, date and hidden ite
 from __future__ import annotations
 
 import pytest
-from heifbuild import Heif, Item, picture, tiff_with_gps
-from imaging import frames
-from judge import leaks_in_file
 
+from devtools.judge import leaks_in_file
+from heifbuild import Heif, Item, picture, tiff_with_gps
 from images import heif, isobmff, registry, scan
 from images.isobmff import box, full_box
 from images.model import Options
+from imaging import frames
 from shared.errors import LosslessUnsupported, VerificationFailed
 
 PERSON = "Jane Doe"

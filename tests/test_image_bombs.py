@@ -10,9 +10,9 @@ import struct
 import zlib
 
 import pytest
-from bounded import strip_in_child
 from PIL import Image
 
+from bounded import strip_in_child
 from images import isobmff
 from images.isobmff import full_box
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import io
 import struct
 
-from heifbuild import Heif, Item, picture, tiff_with_gps
 from hypothesis import given, settings
-from imaging import FUZZ, mutations
 from PIL import Image
 
+from heifbuild import Heif, Item, picture, tiff_with_gps
 from images import registry, scan
 from images.isobmff import box, full_box
 from images.model import Options
+from imaging import FUZZ, mutations
 from shared.errors import ScrubError
 
 BOUNDED = settings(FUZZ, max_examples=150)
