@@ -1,4 +1,5 @@
-"""Pipeline settings from environment variables, validated once (at cold start) with clear messages.
+"""Pipeline settings from environment variables, validated with clear messages when a function builds its
+pipeline: on its first invocation (and again on the next one, if that build failed).
 
     GUARD                    tag (default) | metadata | prefix: how a stripped object is recognised
     SOURCE_PREFIX            prefix mode: where uploads land (required, non-empty unless DEST_BUCKET differs)

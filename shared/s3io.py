@@ -40,7 +40,7 @@ def make_client(read_timeout: float = 60, connect_timeout: float = 10) -> Any:
 
     attempts = positive_int(os.environ, "AWS_MAX_ATTEMPTS", 5)
     return botocore.session.get_session().create_client("s3", config=BotoConfig(
-        retries={"mode": "standard", "max_attempts": attempts},
+        retries={"mode": "standard", "total_max_attempts": attempts},  # AWS_MAX_ATTEMPTS counts the first try
         read_timeout=read_timeout, connect_timeout=connect_timeout))
 
 
