@@ -21,7 +21,8 @@ import sys
 IMAGE = "image"
 VIDEO = "video"
 ROUTES: dict[str, tuple[str, ...]] = {
-    IMAGE: (".jpg", ".jpeg", ".jpe", ".png", ".webp", ".gif", ".heic", ".heif", ".avif"),
+    IMAGE: (".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".apng", ".webp", ".gif", ".heic", ".heif", ".hif", ".avif",
+            ".heics", ".avifs"),
     VIDEO: (".mp4", ".m4v", ".mov", ".qt", ".3gp", ".3g2", ".mkv", ".webm"),
 }
 # Objects whose name routes nowhere go here; it strips images and hands anything else to the video function.

@@ -80,3 +80,10 @@ def test_cli_prints_both_configurations():
     out = json.loads(done.stdout)
     assert out["NotificationConfiguration"] == notification_config(ARNS, "uploads/")
     assert set(out["EventBridgeRulePatterns"]) == {IMAGE, VIDEO, UNROUTED}
+
+
+def test_the_routing_table_routes_every_suffix_the_image_registry_knows():
+    """One list of image suffixes: routing (in shared/, which cannot import images/) must match the registry."""
+    from images.registry import SUFFIXES
+
+    assert {s for suffixes in SUFFIXES.values() for s in suffixes} == set(ROUTES[IMAGE])
