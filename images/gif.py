@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from images import icc
 from images.memo import by_identity
 from images.model import Finding, Options, check_pixels
+from images.reencode import PillowFormat, with_pillow
 from shared.errors import InputTooLarge, LosslessUnsupported, MalformedInput
 
 NAME = "gif"
@@ -230,3 +231,16 @@ def image_data(data: bytes, options: Options) -> list[bytes]:
     parsed = parse(data, options.max_pixels)
     return [data[:parsed.screen_end]] + [
         data[b.start:b.end] for b in parsed.blocks if b.kind in (IMAGE, GRAPHIC_CONTROL)]
+
+
+def _encoder_args(im, data: bytes, options: Options) -> dict:
+    # Per-frame durations and disposal come from each frame's own info; only the loop count is global.
+    return {"comment": b""} | ({"loop": im.info["loop"]} if "loop" in im.info else {})
+
+
+PILLOW = PillowFormat("GIF", _encoder_args, keeps_orientation_tag=False)
+
+
+def reencode(data: bytes, options: Options) -> bytes:
+    """The fallback: every frame through Pillow, durations and loop count kept."""
+    return with_pillow(PILLOW, data, options)

@@ -19,6 +19,7 @@ import io
 from images import exif, icc, isobmff
 from images.memo import by_identity
 from images.model import Finding, Options, check_pixels
+from images.reencode import DECODER_ERRORS, PillowFormat, check_decoded, with_pillow
 from shared.errors import LosslessUnsupported, MalformedInput
 
 NAME = "heif"
@@ -320,7 +321,7 @@ def image_data(data: bytes, options: Options) -> list[bytes]:
     return out
 
 
-# ---- fallback re-encode (called through images.reencode) ----
+# ---- the fallback re-encode ----
 
 def register_opener() -> None:
     """Let Pillow open HEIC through pillow-heif (AVIF is Pillow's own plugin)."""
@@ -344,8 +345,6 @@ def _reencode_heic(data: bytes, options: Options) -> bytes:
     """libheif applies irot/imir/clap on decode, so the pixels are already as displayed."""
     import pillow_heif
 
-    from images.reencode import DECODER_ERRORS, check_decoded
-
     try:
         source = pillow_heif.open_heif(io.BytesIO(data), convert_hdr_to_8bit=False)
         check_decoded(sum(image.size[0] * image.size[1] for image in source), options.max_pixels,
@@ -364,8 +363,15 @@ def _reencode_heic(data: bytes, options: Options) -> bytes:
     return buffer.getvalue()
 
 
-def _reencode_avif(data: bytes, options: Options) -> bytes:
-    """Pillow's AVIF plugin maps irot/imir to an EXIF Orientation and back, so the generic path fits."""
-    from images.reencode import with_pillow
+def _avif_encoder_args(im, data: bytes, options: Options) -> dict:
+    return {"quality": 100, "subsampling": "4:4:4", "xmp": b""}
 
-    return with_pillow("avif", data, options)
+
+# Pillow's AVIF plugin maps irot/imir to an EXIF Orientation and back, so the generic path fits AVIF.
+_AVIF = PillowFormat("AVIF", _avif_encoder_args)
+# How the re-encoded output is checked: Pillow, with pillow-heif's opener for HEIC.
+PILLOW = PillowFormat("HEIF", opener=register_opener)
+
+
+def _reencode_avif(data: bytes, options: Options) -> bytes:
+    return with_pillow(_AVIF, data, options)

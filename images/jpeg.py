@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from images import exif, icc
 from images.memo import by_identity
 from images.model import Finding, Options, check_pixels
+from images.reencode import PillowFormat, with_pillow
 from shared.errors import InputTooLarge, MalformedInput
 
 NAME = "jpeg"
@@ -236,3 +237,21 @@ def image_data(data: bytes, options: Options) -> list[bytes]:
     """Every non-metadata segment of the primary image, scans included, in order."""
     parsed = parse(data, options.max_pixels)
     return [data[s.start:s.end] for s in parsed.segments if not (_is_app(s.marker) or s.marker == COM)]
+
+
+def _encoder_args(im, data: bytes, options: Options) -> dict:
+    from PIL import JpegImagePlugin
+
+    # quality="keep" is refused after a transpose: carry the source's tables and sampling ourselves.
+    args = {"qtables": im.quantization, "subsampling": JpegImagePlugin.get_sampling(im), "comment": b""}
+    if im.mode == "CMYK" and "adobe" in im.info:
+        args["keep_rgb"] = True
+    return args
+
+
+PILLOW = PillowFormat("JPEG", _encoder_args, primary_only=True, exif_header=exif.EXIF_HEADER)
+
+
+def reencode(data: bytes, options: Options) -> bytes:
+    """The fallback: the primary picture through Pillow, with the source's quantisation and sampling."""
+    return with_pillow(PILLOW, data, options)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from images import exif, icc
 from images.memo import by_identity
 from images.model import Finding, Options, check_pixels
+from images.reencode import PillowFormat, with_pillow
 from shared.errors import InputTooLarge, LosslessUnsupported, MalformedInput
 
 NAME = "png"
@@ -238,3 +239,11 @@ def image_data(data: bytes, options: Options) -> list[bytes]:
     is not part of the image data)."""
     chunks, _ = parse(data, options.max_pixels)
     return list(_image_bytes(data, chunks, options).values())
+
+
+PILLOW = PillowFormat("PNG")
+
+
+def reencode(data: bytes, options: Options) -> bytes:
+    """The fallback: every frame through Pillow's lossless PNG (APNG) writer."""
+    return with_pillow(PILLOW, data, options)

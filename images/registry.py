@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 from types import ModuleType
 
-from images import scan
+from images import reencode, scan
 from images.model import Finding, Options, StripResult, group
 from shared.errors import InputTooLarge, LosslessUnsupported, MalformedInput, UnsupportedFormat, VerificationFailed
 
@@ -105,10 +105,8 @@ def strip(data: bytes, options: Options | None = None) -> StripResult:
 
 def _reencode_into(result: StripResult, module: ModuleType, data: bytes, options: Options, why: str) -> None:
     """The fallback, never silent: logged as a warning, and the reason kept in the result's notes."""
-    from images import reencode  # lazy: the lossless path needs no Pillow
-
     log.warning("re-encoding %s image: %s", module.NAME, why, extra={"reencode_reason": why})
-    result.data, result.lossless = reencode.reencode(module.NAME, data, options), False
+    result.data, result.lossless = module.reencode(data, options), False
     result.notes.append(f"re-encoded: {why}")
 
 
@@ -130,6 +128,4 @@ def verify(module: ModuleType, original: bytes, result: StripResult, options: Op
     if found:
         raise VerificationFailed(f"independent scan found {found[0]} in the output")
     if not result.lossless:
-        from images import reencode
-
-        reencode.check_decodes(module.NAME, original, out, options)
+        reencode.check_decodes(module.PILLOW, original, out, options)

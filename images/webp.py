@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from images import exif, icc
 from images.memo import by_identity
 from images.model import Finding, Options, check_pixels
+from images.reencode import PillowFormat, with_pillow
 from shared.errors import InputTooLarge, MalformedInput
 
 NAME = "webp"
@@ -285,3 +286,15 @@ def image_data(data: bytes, options: Options) -> list[bytes]:
         elif chunk.fourcc in _FRAME_PARTS:
             out.append(chunk.raw(data))
     return out
+
+
+def _encoder_args(im, data: bytes, options: Options) -> dict:
+    return {"lossless": is_lossless(data), "quality": 100, "xmp": b""}
+
+
+PILLOW = PillowFormat("WEBP", _encoder_args)
+
+
+def reencode(data: bytes, options: Options) -> bytes:
+    """The fallback: every frame through Pillow, lossless where the source was (VP8L), else at quality 100."""
+    return with_pillow(PILLOW, data, options)

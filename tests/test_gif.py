@@ -177,12 +177,10 @@ def test_fuzzed_gif_strips_and_verifies_or_raises_a_typed_error(data) -> None:
 
 
 def test_reencode_fallback_keeps_each_frame_duration_and_the_loop() -> None:
-    from images import reencode
-
     out = io.BytesIO()
     red, blue = Image.new("RGB", (8, 8), "red"), Image.new("RGB", (8, 8), "blue")
     red.save(out, "GIF", save_all=True, append_images=[blue], duration=[100, 300], loop=2)
-    again = Image.open(io.BytesIO(reencode.reencode("gif", out.getvalue(), Options())))
+    again = Image.open(io.BytesIO(gif.reencode(out.getvalue(), Options())))
     durations = []
     for i in range(again.n_frames):
         again.seek(i)
