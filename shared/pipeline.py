@@ -1,6 +1,6 @@
 """One invocation: every record processed on its own, one JSON log line each, failures reported.
 
-Per record: route by suffix -> loop guard -> head (pinned to the event's version/ETag) -> strip ->
+Per record: route by suffix (a key without one: by its first bytes) -> loop guard -> head (pinned to the event's version/ETag) -> strip ->
 write back with IfMatch (or, when nothing was removed, only mark it). Outcomes:
 
     stripped       metadata removed and the stripped object written
@@ -11,7 +11,8 @@ write back with IfMatch (or, when nothing was removed, only mark it). Outcomes:
     failed         anything else; the original is untouched and the invocation reports the failure
 
 Failures are reported the way the trigger needs: `batchItemFailures` for SQS (partial batch
-response), an exception otherwise (so async retries, the DLQ or the on-failure destination work).
+response), a result code per task for S3 Batch Operations (shared/batchops.py), an exception otherwise
+(so async retries, the DLQ or the on-failure destination work).
 """
 from __future__ import annotations
 
@@ -20,11 +21,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from shared import events, guard, s3io
+from shared import batchops, events, guard, s3io
 from shared.config import Config
 from shared.errors import ScrubError
 from shared.logs import log_record
-from shared.routing import kind_of
+from shared.routing import SNIFF_BYTES, has_suffix, kind_of, kind_of_content
 from shared.staging import Staged, Stager
 
 
@@ -39,7 +40,10 @@ class Pipeline:
         self.kind, self.config, self.client, self.stager = kind, config, client, stager
 
     def handle(self, event: dict) -> dict:
-        """Process every record of `event`; returns the SQS partial batch response or a summary."""
+        """Process every record of `event`; returns the SQS partial batch response or a summary (or, for an
+        S3 Batch Operations invocation, its response: shared/batchops.py)."""
+        if batchops.is_invocation(event):
+            return batchops.respond(event, self.process)
         failed_messages, failures, outcomes = [], [], []
         reencoded = 0
         deliveries = events.deliveries(event)
@@ -77,13 +81,13 @@ class Pipeline:
             elif s3io.is_gone(exc):
                 report.update(outcome="superseded", reason=f"object no longer exists ({_describe(exc)})")
             else:
-                report.update(outcome="failed", reason=_describe(exc))
+                report.update(outcome="failed", reason=_describe(exc), retryable=s3io.is_transient(exc))
         report["duration_ms"] = round((time.monotonic() - started) * 1000, 1)
         log_record(report)
         return report
 
     def _process(self, record: events.ObjectRecord) -> dict:
-        routed = kind_of(record.key)
+        routed = self._route(record)
         if routed != self.kind:
             return {"outcome": "misrouted",
                     "reason": f"{record.key!r} routes to {routed or 'no'} function, not {self.kind}"}
@@ -104,6 +108,13 @@ class Pipeline:
             self._delete_original(source)
             report["deleted_version"] = source.version_id
         return report | {"outcome": "stripped"}
+
+    def _route(self, record: events.ObjectRecord) -> str | None:
+        """The key's suffix routes it; a key without one (a backfill finds those) is routed by its first bytes."""
+        if has_suffix(record.key):
+            return kind_of(record.key)
+        location = guard.Location(record.bucket, record.key)
+        return kind_of_content(s3io.read_start(self.client, location, record.version_id, SNIFF_BYTES))
 
     def _delete_original(self, source: s3io.SourceObject) -> None:
         try:

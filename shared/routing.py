@@ -7,6 +7,9 @@ S3 suffix filters are case-sensitive and two rules of one event type may not ove
 is emitted in lower and upper case (".jpg", ".JPG"); mixed-case names (".Jpg") only reach the Lambda
 through EventBridge, whose `suffix` match has an `equals-ignore-case`-style variant
 (`{"suffix": {"equals-ignore-case": ".jpg"}}`). The handlers match case-insensitively either way.
+
+A key with no suffix at all (`photos/IMG_0001`, which a backfill of an old bucket finds) is routed by
+its first bytes instead (`kind_of_content`): magic numbers only, the format modules still decide.
 """
 from __future__ import annotations
 
@@ -21,6 +24,12 @@ ROUTES: dict[str, tuple[str, ...]] = {
     VIDEO: (".mp4", ".m4v", ".mov", ".qt", ".3gp", ".3g2", ".mkv", ".webm"),
 }
 _EVENTS = ["s3:ObjectCreated:*"]
+SNIFF_BYTES = 16  # enough for every signature below (ISO-BMFF: size, ftyp, major brand)
+# ISO-BMFF major brands of still images (HEIF, AVIF); every other ftyp is a video container.
+ISO_IMAGE_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"avif", b"avis"}
+_IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a")
+_EBML_MAGIC = b"\x1a\x45\xdf\xa3"  # Matroska, WebM
+_QUICKTIME_BOXES = {b"moov", b"mdat", b"wide", b"free", b"skip"}  # old QuickTime files start without ftyp
 
 
 def kind_of(key: str) -> str | None:
@@ -29,6 +38,22 @@ def kind_of(key: str) -> str | None:
     for kind, suffixes in ROUTES.items():
         if lowered.endswith(suffixes):
             return kind
+    return None
+
+
+def has_suffix(key: str) -> bool:
+    """Whether the key's last path segment has an extension (else it is routed by content)."""
+    return "." in key.rsplit("/", 1)[-1].lstrip(".")
+
+
+def kind_of_content(head: bytes) -> str | None:
+    """The Lambda kind the first SNIFF_BYTES of an object route to, or None for anything else."""
+    if head.startswith(_IMAGE_MAGIC) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
+        return IMAGE
+    if head[4:8] == b"ftyp":
+        return IMAGE if head[8:12] in ISO_IMAGE_BRANDS else VIDEO
+    if head.startswith(_EBML_MAGIC) or head[4:8] in _QUICKTIME_BOXES:
+        return VIDEO
     return None
 
 

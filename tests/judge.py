@@ -42,6 +42,7 @@ REVEALING_NAME = re.compile(
 STRUCTURAL_NAMES = {
     "ExifByteOrder", "Orientation", "CompressorName", "HandlerType", "HandlerVendorID", "VendorID",
     "SampleDescription", "TrackLanguage", "MediaDataSize", "MediaDataOffset", "ProfileDescription",
+    "SampleGroupDescription",  # sgpd: e.g. the AAC roll distance of an audio track
 }
 # exiftool's container dates: structural when zeroed (1904/1970 epochs, all zeros).
 CONTAINER_DATE = re.compile(r"(Create|Modify)Date$")
