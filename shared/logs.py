@@ -13,4 +13,5 @@ def log_record(fields: dict) -> None:
     (a re-encode, `lossless: false`, is a WARNING: the fallback is never silent)."""
     level = _LEVELS.get(fields.get("outcome", ""), "WARNING" if fields.get("lossless") is False else "INFO")
     line = json.dumps({"level": level, **fields}, ensure_ascii=False, default=str)
-    print(line, file=sys.stdout, flush=True)
+    sys.stdout.write(line + "\n")  # one write: lines from concurrent records (the backfill) never interleave
+    sys.stdout.flush()

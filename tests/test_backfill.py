@@ -1,0 +1,134 @@
+"""The local backfill (`python -m shared.backfill`) against the local S3 server (SeaweedFS, conftest.py):
+a bucket filled with a few hundred generated media objects of every routed image format and two video
+containers, some without a suffix, plus non-media; exiftool (tests/judge.py) judges the result."""
+from __future__ import annotations
+
+import csv
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+
+from devtools import samples
+from shared.backfill import Backfill, pipelines
+from tests.judge import leaks_in_tags
+
+pytestmark = pytest.mark.slow
+
+COPIES = 56  # of each image sample: 5 formats x 56 + 8 clips + 4 without a suffix = 292 media objects
+NON_MEDIA = {"docs/readme.txt": b"hello", "data/blob": b"no suffix, not media", "docs/photo.jpg.json": b"{}",
+             "raw/IMG_0001.NEF": b"II*\x00 a raw file the functions do not handle"}
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory) -> dict[str, bytes]:
+    """Keys (awkward ones among them) -> dirty bytes, for every routed format."""
+    images = {".jpg": samples.jpeg_photo((160, 120)), ".png": samples.png_photo((120, 90)),
+              ".webp": samples.webp_photo((120, 90)), ".gif": samples.gif_animation(3, (60, 45)),
+              ".heic": samples.heic_photo((128, 96))}
+    clips = {}
+    for container in ("mp4", "mov"):
+        path = tmp_path_factory.mktemp("clips") / f"clip.{container}"
+        samples.video_clip(str(path), container, seconds=0.4)
+        clips[f".{container}"] = path.read_bytes()
+    objects = {f"uploads/{i:03d} café+1 %{suffix.upper() if i % 2 else suffix}": data
+               for suffix, data in images.items() for i in range(COPIES)}
+    objects |= {f"videos/clip {i}{suffix}": data for suffix, data in clips.items() for i in range(4)}
+    objects |= {f"camera/IMG_{i}": images[".jpg"] for i in range(2)}
+    objects |= {f"camera/VID_{i}": clips[".mp4"] for i in range(2)}
+    return objects
+
+
+def fill(s3, bucket: str, media: dict[str, bytes]) -> None:
+    for key, data in {**media, **NON_MEDIA}.items():
+        s3.put_object(Bucket=bucket, Key=key, Body=data)
+
+
+def snapshot(s3, bucket: str) -> dict[str, tuple[str, str | None]]:
+    """key -> (ETag, VersionId) of every current object."""
+    listed = s3.list_objects_v2(Bucket=bucket, MaxKeys=1000)["Contents"]
+    return {o["Key"]: (o["ETag"], s3.head_object(Bucket=bucket, Key=o["Key"]).get("VersionId")) for o in listed}
+
+
+def leaking(s3, bucket: str, keys: list[str], directory: Path) -> dict[str, dict]:
+    """key -> the tags exiftool still finds that give something away (one exiftool run for all)."""
+    directory.mkdir()
+    names = {}
+    for i, key in enumerate(keys):
+        (directory / str(i)).write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        names[str(directory / str(i))] = key
+    done = subprocess.run(["exiftool", "-j", "-G1", "-a", "-u", "-ee3", *names],
+                          capture_output=True, text=True, check=False, timeout=300)
+    found = {names[tags.pop("SourceFile")]: leaks_in_tags(tags) for tags in json.loads(done.stdout)}
+    assert set(found) == set(keys)
+    return {key: leaks for key, leaks in found.items() if leaks}
+
+
+def rows(report: Path) -> list[list[str]]:
+    with report.open(newline="", encoding="utf-8") as f:
+        return list(csv.reader(f))
+
+
+def test_backfill_strips_every_media_object_once_and_a_second_run_changes_nothing(
+        s3, versioned_bucket, media, tmp_path):
+    bucket = versioned_bucket
+    fill(s3, bucket, media)
+    assert len(leaking(s3, bucket, list(media), tmp_path / "before")) == len(media)
+    before = snapshot(s3, bucket)
+    report = tmp_path / "report.csv"
+
+    first = Backfill(s3, pipelines(), report, concurrency=2).run(bucket, "")
+
+    assert first.outcomes == {"stripped": len(media)} and first.total == len(media)
+    assert leaking(s3, bucket, list(media), tmp_path / "after") == {}
+    after = snapshot(s3, bucket)
+    assert {key: after[key] for key in NON_MEDIA} == {key: before[key] for key in NON_MEDIA}
+    for key in NON_MEDIA:
+        assert s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"] == []
+    written = rows(report)
+    assert sorted(unquote(row[1]) for row in written) == sorted(media)
+    assert {(row[0], row[3], row[4], row[5], row[6]) for row in written} == {(bucket, "succeeded", "200", "", "stripped")}
+    assert all(row[2] == before[unquote(row[1])][1] for row in written)  # the version that was read
+    assert not report.with_name("report.csv.checkpoint.json").exists()
+
+    second = Backfill(s3, pipelines(), report, concurrency=2).run(bucket, "")
+
+    assert second.outcomes == {"skipped-guard": len(media)}
+    assert snapshot(s3, bucket) == after
+    assert {row[6] for row in rows(report)} == {"skipped-guard"} and len(rows(report)) == len(media)
+
+
+def backfill_command(bucket: str, report: Path) -> list[str]:
+    return [sys.executable, "-m", "shared.backfill", "--bucket", bucket, "--concurrency", "2", "--report", str(report)]
+
+
+def test_an_interrupted_backfill_resumes_without_reprocessing(s3, bucket, media, tmp_path):
+    fill(s3, bucket, media)
+    report, log = tmp_path / "report.csv", tmp_path / "log.jsonl"
+    with log.open("w") as out:
+        run = subprocess.Popen(backfill_command(bucket, report), stdout=out, stderr=subprocess.PIPE, text=True)
+        while run.poll() is None and (not report.exists() or len(rows(report)) < 40):
+            time.sleep(0.05)
+        run.send_signal(signal.SIGINT)
+        _, stderr = run.communicate(timeout=120)
+    assert run.returncode == 130, stderr
+    assert "interrupted" in stderr and report.with_name("report.csv.checkpoint.json").exists()
+    interrupted = len(rows(report))
+    assert 40 <= interrupted < len(media)
+
+    with log.open("a") as out:
+        resumed = subprocess.run(backfill_command(bucket, report), stdout=out, stderr=subprocess.PIPE, text=True,
+                                 check=False, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming after" in resumed.stderr and "ETA" in resumed.stderr
+
+    processed = [json.loads(line)["key"] for line in log.read_text().splitlines() if line.startswith("{")]
+    assert sorted(processed) == sorted(media)  # every object exactly once across both runs
+    assert sorted(unquote(row[1]) for row in rows(report)) == sorted(media)
+    assert {row[6] for row in rows(report)} == {"stripped"}
+    assert leaking(s3, bucket, list(media), tmp_path / "after") == {}
