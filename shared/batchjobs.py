@@ -52,9 +52,11 @@ PRICE_PER_JOB = 0.25
 PRICE_PER_OBJECT = 1.00 / 1_000_000
 PRICE_PER_REQUEST = 0.20 / 1_000_000
 PRICE_PER_GB_SECOND = 0.0000133334
-# Lambda GB-seconds per object: the functions' memory (template.yaml) x the seconds per object that
-# `make bench` measures for the backfill (docs/benchmarks.md, "Backfill").
-GB_SECONDS_PER_OBJECT = {IMAGE: 2.0 * 0.05, VIDEO: 2.9375 * 0.6}
+# Lambda GB-seconds, from the backfill rows of docs/benchmarks.md (`make bench`): 8.9 photos per
+# GB-second for the image function; 7.1 MB per GB-second for the video function (a clip costs by size),
+# both on one core (concurrency 1).
+GB_SECONDS_PER_PHOTO = 1 / 8.9
+GB_SECONDS_PER_VIDEO_MB = 1 / 7.1
 
 
 @dataclass
@@ -159,12 +161,14 @@ def job_request(account_id: str, bucket: str, kind: str, function_arn: str, role
     }
 
 
-def estimated_cost(objects: dict[str, int]) -> float:
+def estimated_cost(manifests: dict[str, Manifest]) -> float:
     """USD: the jobs' fees, one invocation per object, and its GB-seconds."""
-    jobs = sum(1 for count in objects.values() if count)
-    lambda_cost = sum(count * (PRICE_PER_REQUEST + GB_SECONDS_PER_OBJECT[kind] * PRICE_PER_GB_SECOND)
-                      for kind, count in objects.items())
-    return jobs * PRICE_PER_JOB + sum(objects.values()) * PRICE_PER_OBJECT + lambda_cost
+    jobs = sum(1 for m in manifests.values() if m.objects)
+    objects = sum(m.objects for m in manifests.values())
+    gb_seconds = (manifests[IMAGE].objects * GB_SECONDS_PER_PHOTO
+                  + manifests[VIDEO].size / 1e6 * GB_SECONDS_PER_VIDEO_MB)
+    return (jobs * PRICE_PER_JOB + objects * (PRICE_PER_OBJECT + PRICE_PER_REQUEST)
+            + gb_seconds * PRICE_PER_GB_SECOND)
 
 
 def create(s3: Any, s3control: Any, account_id: str, bucket: str, prefix: str, arns: dict[str, str],
@@ -186,7 +190,7 @@ def create(s3: Any, s3control: Any, account_id: str, bucket: str, prefix: str, a
             jobs[kind] = s3control.create_job(**request)["JobId"]
             print(f"{kind}: job {jobs[kind]}: {manifest.objects} objects, {manifest.size / 1e9:.2f} GB "
                   f"(manifest s3://{bucket}/{key})", file=out)
-    cost = estimated_cost({kind: m.objects for kind, m in by_kind.items()})
+    cost = estimated_cost(by_kind)
     print(f"estimated cost: ${cost:.2f} (Batch Operations ${PRICE_PER_JOB}/job + ${PRICE_PER_OBJECT * 1e6:.2f} per "
           "million objects; Lambda requests and GB-seconds from docs/benchmarks.md)", file=out)
     if jobs:

@@ -181,8 +181,11 @@ def test_status_shows_progress_and_sums_up_the_completion_report(s3, bucket):
         ["2", "succeeded", "stripped"]]
 
 
-def test_estimated_cost_adds_job_object_and_lambda_fees():
-    one_million_images = batchjobs.estimated_cost({IMAGE: 1_000_000, VIDEO: 0})
-    lambda_seconds = 1_000_000 * batchjobs.GB_SECONDS_PER_OBJECT[IMAGE] * batchjobs.PRICE_PER_GB_SECOND
-    assert one_million_images == pytest.approx(0.25 + 1.00 + 0.20 + lambda_seconds)
-    assert batchjobs.estimated_cost({IMAGE: 0, VIDEO: 0}) == 0
+def test_estimated_cost_adds_job_object_and_lambda_fees(tmp_path):
+    photos = batchjobs.Manifest(tmp_path / "i", objects=1_000_000, size=3 * 10**12)
+    clips = batchjobs.Manifest(tmp_path / "v", objects=1000, size=10**11)
+    lambda_seconds = 1_000_000 * batchjobs.GB_SECONDS_PER_PHOTO + 10**5 * batchjobs.GB_SECONDS_PER_VIDEO_MB
+    assert batchjobs.estimated_cost({IMAGE: photos, VIDEO: clips}) == pytest.approx(
+        2 * 0.25 + 1_001_000 * (1.00 + 0.20) / 1e6 + lambda_seconds * batchjobs.PRICE_PER_GB_SECOND)
+    nothing = batchjobs.Manifest(tmp_path / "n")
+    assert batchjobs.estimated_cost({IMAGE: nothing, VIDEO: nothing}) == 0
