@@ -132,3 +132,21 @@ def test_an_interrupted_backfill_resumes_without_reprocessing(s3, bucket, media,
     assert sorted(unquote(row[1]) for row in rows(report)) == sorted(media)
     assert {row[6] for row in rows(report)} == {"stripped"}
     assert leaking(s3, bucket, list(media), tmp_path / "after") == {}
+
+
+def test_the_demo_backfills_what_was_in_the_bucket_before(tmp_path):
+    from devtools import demo
+
+    photo, clip = tmp_path / "holiday photo.jpg", tmp_path / "clip.mp4"
+    photo.write_bytes(samples.jpeg_photo((160, 120)))
+    samples.video_clip(str(clip), "mp4", seconds=0.4)
+    with demo.s3_target(None, tmp_path) as (client, bucket, _, env):
+        expected = demo.prefill(client, bucket, [photo, clip], {"image": 5, "video": 1})
+        status, outcomes = demo.backfill(bucket, {**env, "GUARD": "tag"}, tmp_path)
+        notes = client.get_object(Bucket=bucket, Key=f"{demo.BACKFILL_PREFIX}notes.txt")["Body"].read()
+        keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket, Prefix=demo.BACKFILL_PREFIX)["Contents"]]
+        media = [key for key in keys if not key.endswith("notes.txt")]
+        found = leaking(client, bucket, media, tmp_path / "after")
+    assert expected == 7 == len(media) and "before-mediascrub/camera/IMG_0001" in media
+    assert status == 0 and outcomes == {"stripped": expected} and demo.backfill_done(expected, status, outcomes)
+    assert found == {} and notes == b"not media: left alone"
