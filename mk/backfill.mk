@@ -18,3 +18,7 @@ backfill-status: setup ## progress of the backfill jobs of BUCKET= and, once don
 backfill-local: setup ## strip what BUCKET= [PREFIX=] holds on this machine: progress, resumable, CSV report (CONCURRENCY=)
 	@test "$(origin BUCKET)" = "command line" || $(call backfill_usage,backfill-local, [PREFIX=p] [CONCURRENCY=n])
 	$(PY) -m shared.backfill --bucket '$(BUCKET)' --prefix '$(PREFIX)' $(if $(CONCURRENCY),--concurrency $(CONCURRENCY))
+
+.PHONY: test-backfill
+test-backfill: setup ## run the backfill tests only (Batch Operations handlers, local backfill, jobs, template role)
+	$(PY) -m pytest $(PYTEST_ARGS) tests/test_batchops.py tests/test_backfill.py tests/test_batchjobs.py tests/test_template_backfill.py

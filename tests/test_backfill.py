@@ -124,7 +124,8 @@ def test_an_interrupted_backfill_resumes_without_reprocessing(s3, bucket, media,
     with log.open("a") as out:
         resumed = subprocess.run(backfill_command(bucket, report), stdout=out, stderr=subprocess.PIPE, text=True,
                                  check=False, timeout=300)
-    assert resumed.returncode == 0, resumed.stderr
+    failures = [line for line in log.read_text().splitlines() if '"failed"' in line]
+    assert resumed.returncode == 0 and not failures, resumed.stderr + "\n".join(failures)
     assert "resuming after" in resumed.stderr and "ETA" in resumed.stderr
 
     processed = [json.loads(line)["key"] for line in log.read_text().splitlines() if line.startswith("{")]
@@ -150,3 +151,33 @@ def test_the_demo_backfills_what_was_in_the_bucket_before(tmp_path):
     assert expected == 7 == len(media) and "before-mediascrub/camera/IMG_0001" in media
     assert status == 0 and outcomes == {"stripped": expected} and demo.backfill_done(expected, status, outcomes)
     assert found == {} and notes == b"not media: left alone"
+
+
+def test_the_parsers_cache_holds_up_under_concurrent_strips():
+    """The backfill strips several objects at once: the parsers' memo (images/memo.py) must not raise
+    "deque mutated during iteration" when threads use it together, as one shared deque did."""
+    import threading
+
+    from images.memo import by_identity
+
+    parse = by_identity()(len)
+    errors: list[BaseException] = []
+
+    def strip_many() -> None:
+        try:
+            for i in range(30000):
+                assert parse(bytes(i % 7)) == i % 7
+        except (RuntimeError, AssertionError) as exc:
+            errors.append(exc)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        threads = [threading.Thread(target=strip_many) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == []
