@@ -1,7 +1,8 @@
 """One invocation: every record processed on its own, one JSON log line each, failures reported.
 
-Per record: route by suffix (a key without one: by its first bytes) -> loop guard -> head (pinned to the event's version/ETag) -> strip ->
-write back with IfMatch (or, when nothing was removed, only mark it). Outcomes:
+Per record: route by suffix (a key without one: by its first bytes) -> loop guard -> head (pinned to
+the event's version/ETag) -> strip -> write back with IfMatch (or, when nothing was removed, only mark
+it). Outcomes:
 
     stripped       metadata removed and the stripped object written
     already-clean  nothing to remove: not rewritten (tag mode: only the tag added; prefix mode: copied)

@@ -92,7 +92,7 @@ def test_backfill_strips_every_media_object_once_and_a_second_run_changes_nothin
         assert s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"] == []
     written = rows(report)
     assert sorted(unquote(row[1]) for row in written) == sorted(media)
-    assert {(row[0], row[3], row[4], row[5], row[6]) for row in written} == {(bucket, "succeeded", "200", "", "stripped")}
+    assert {tuple(row[:1] + row[3:]) for row in written} == {(bucket, "succeeded", "200", "", "stripped")}
     assert all(row[2] == before[unquote(row[1])][1] for row in written)  # the version that was read
     assert not report.with_name("report.csv.checkpoint.json").exists()
 

@@ -101,7 +101,8 @@ def test_create_uploads_one_manifest_per_function_and_requests_jobs_awaiting_con
         location = text(body, "Manifest/Location/ObjectArn")
         assert location.startswith(f"arn:aws:s3:::{bucket}/{batchjobs.MANIFEST_PREFIX}")
         manifest_key = location.split("/", 1)[1]
-        assert text(body, "Manifest/Location/ETag") == s3.head_object(Bucket=bucket, Key=manifest_key)["ETag"].strip('"')
+        uploaded = s3.head_object(Bucket=bucket, Key=manifest_key)
+        assert text(body, "Manifest/Location/ETag") == uploaded["ETag"].strip('"')
         assert int(text(body, "Priority")) > 0 and text(body, "ClientRequestToken")
         assert manifest_rows(s3, bucket, location) == [[bucket, key] for key in expected[kind]]
     printed = out.getvalue()
@@ -136,9 +137,11 @@ def test_the_newest_inventory_report_is_the_listing_when_there_is_one_on_moto(mo
         "Id": "daily", "IsEnabled": True, "IncludedObjectVersions": "All", "Schedule": {"Frequency": "Daily"},
         "Destination": {"S3BucketDestination": {"Bucket": f"arn:aws:s3:::{destination}", "Format": "CSV",
                                                 "Prefix": "inventory"}}})
-    inventory_report(client, destination, bucket, "2026-11-23T01-00Z", [[bucket, "ancient.jpg", "", "true", "false", "1"]])
+    inventory_report(client, destination, bucket, "2026-11-23T01-00Z",
+                     [[bucket, "ancient.jpg", "", "true", "false", "1"]])
     inventory_report(client, destination, bucket, "2026-11-24T01-00Z", [
-        [bucket, "old%20photo.jpg", "v3", "true", "false", "100"], [bucket, "old%20photo.jpg", "v2", "false", "false", "90"],
+        [bucket, "old%20photo.jpg", "v3", "true", "false", "100"],
+        [bucket, "old%20photo.jpg", "v2", "false", "false", "90"],
         [bucket, "deleted.png", "v9", "true", "true", "0"], [bucket, "clips/a%2Bb.mp4", "", "true", "false", "5"],
         [bucket, "notes.txt", "", "true", "false", "4"]])
 
