@@ -158,7 +158,8 @@ class Backfill:
         checkpoint_path = self.report.with_name(self.report.name + ".checkpoint.json")
         checkpoint = Checkpoint.load(checkpoint_path, bucket, prefix)
         resumed = checkpoint is not None and self.report.exists()
-        checkpoint = checkpoint or Checkpoint(checkpoint_path, bucket, prefix)
+        if checkpoint is None or not resumed:  # without its report, a checkpoint proves nothing
+            checkpoint = Checkpoint(checkpoint_path, bucket, prefix)
         skip = done_keys(self.report, checkpoint.after) if resumed else set()
         progress = self._counted(bucket, prefix, checkpoint.after, skip, out)
         if resumed:
@@ -181,43 +182,48 @@ class Backfill:
     def _process_all(self, bucket: str, prefix: str, checkpoint: Checkpoint, skip: set[str],
                      writer: Any, report: TextIO, progress: Progress) -> None:
         """Submit in listing order, at most `concurrency` in flight; record results as they finish. The
-        checkpoint advances over the longest prefix of the listing that is finished."""
-        order: deque[tuple[str, Future | None]] = deque()
+        checkpoint advances over the longest prefix of the listing whose objects are recorded."""
+        order: deque[tuple[str, Future | None]] = deque()  # listing order; None: nothing to process
         in_flight: set[Future] = set()
+        recorded: set[Future] = set()
         saved = time.monotonic()
         with ThreadPoolExecutor(self.concurrency) as pool:
             try:
                 for listed in listing(self.client, bucket, prefix, checkpoint.after):
-                    kind = None if listed.key in skip else self._kind(bucket, listed.key)
-                    if not kind and listed.key not in skip and not has_suffix(listed.key):
-                        progress.uncount(listed.size)  # counted as a candidate, but its content is not media
+                    kind = None if listed.key in skip else self._kind(bucket, listed, progress)
                     future = pool.submit(self._one, kind, bucket, listed) if kind else None
                     order.append((listed.key, future))
                     if future:
                         in_flight.add(future)
                     while len(in_flight) >= self.concurrency:
-                        in_flight = self._drain(in_flight, writer, report, progress)
+                        in_flight = self._drain(in_flight, recorded, writer, report, progress)
                     if time.monotonic() - saved >= _CHECKPOINT_EVERY:
-                        self._advance(order, checkpoint)
+                        self._advance(order, recorded, checkpoint)
                         saved = time.monotonic()
             finally:  # Ctrl+C too: what is running finishes and is recorded; nothing new starts
                 for future in in_flight:
                     future.cancel()
                 while in_flight:
-                    in_flight = self._drain(in_flight, writer, report, progress)
-                self._advance(order, checkpoint)
+                    in_flight = self._drain(in_flight, recorded, writer, report, progress)
+                self._advance(order, recorded, checkpoint)
 
-    def _kind(self, bucket: str, key: str) -> str | None:
+    def _kind(self, bucket: str, listed: Listed, progress: Progress) -> str | None:
+        """The pipeline for a listed object, or None (not media: then no longer counted in the total)."""
         try:
-            kind = kind_of_object(self.client, bucket, key)
+            kind = kind_of_object(self.client, bucket, listed.key)
         except Exception:  # noqa: BLE001 (first bytes unreadable: the pipeline, which reads them again,
             return IMAGE  # reports why: superseded if the object is gone, a failure otherwise)
-        return kind if kind in self.pipelines else None
+        if kind is None and not has_suffix(listed.key):
+            progress.uncount(listed.size)  # counted as a candidate, but its content is not media
+        return kind
 
     def _one(self, kind: str, bucket: str, listed: Listed) -> tuple[dict, int]:
         return self.pipelines[kind](ObjectRecord(bucket, listed.key)), listed.size
 
-    def _drain(self, in_flight: set[Future], writer: Any, report: TextIO, progress: Progress) -> set[Future]:
+    @staticmethod
+    def _drain(in_flight: set[Future], recorded: set[Future], writer: Any, report: TextIO,
+               progress: Progress) -> set[Future]:
+        """Wait for at least one object and append every finished one to the report."""
         finished, pending = wait(in_flight, return_when=FIRST_COMPLETED)
         for future in finished:
             if future.cancelled():
@@ -225,13 +231,16 @@ class Backfill:
             result, size = future.result()
             writer.writerow(report_row(result["bucket"], result))
             report.flush()
+            recorded.add(future)
             progress.add(result["outcome"], size)
         return pending
 
     @staticmethod
-    def _advance(order: deque[tuple[str, Future | None]], checkpoint: Checkpoint) -> None:
-        while order and (order[0][1] is None or (order[0][1].done() and not order[0][1].cancelled())):
-            checkpoint.after = order.popleft()[0]
+    def _advance(order: deque[tuple[str, Future | None]], recorded: set[Future], checkpoint: Checkpoint) -> None:
+        while order and (order[0][1] is None or order[0][1] in recorded):
+            key, future = order.popleft()
+            recorded.discard(future)
+            checkpoint.after = key
         checkpoint.save()
 
 

@@ -181,3 +181,13 @@ def test_the_parsers_cache_holds_up_under_concurrent_strips():
     finally:
         sys.setswitchinterval(interval)
     assert errors == []
+
+
+def test_a_checkpoint_of_another_backfill_is_refused_in_one_line(s3, bucket, tmp_path):
+    report = tmp_path / "report.csv"
+    report.write_text("")
+    report.with_name("report.csv.checkpoint.json").write_text(json.dumps({"bucket": "other", "prefix": "p/"}))
+    done = subprocess.run(backfill_command(bucket, report), capture_output=True, text=True, check=False, timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    expected = f"backfill: error: {report}.checkpoint.json belongs to a backfill of s3://other/p/; use another"
+    assert done.stderr.strip().splitlines() == [f"{expected} --report or remove it"]
