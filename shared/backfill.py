@@ -262,12 +262,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.concurrency < 1:
         parser.error("--concurrency must be at least 1")
     report = args.report or Path(f"backfill-{args.bucket}.csv")
+    from botocore.exceptions import BotoCoreError, ClientError
+
     try:
         progress = Backfill(s3io.make_client(), pipelines(), report, args.concurrency).run(args.bucket, args.prefix)
     except KeyboardInterrupt:
         print(f"interrupted: the same command resumes (checkpoint beside {report})", file=sys.stderr)
         return 130
-    except ScrubError as exc:
+    except (ScrubError, ClientError, BotoCoreError) as exc:  # a bad bucket, no credentials, S3 unreachable
         print(f"backfill: {exc}", file=sys.stderr)
         return 2
     print(f"done: {progress.summary()}; report: {report}", file=sys.stderr)

@@ -270,15 +270,16 @@ def main(argv: list[str] | None = None) -> int:
     sub.choices["create"].add_argument("--stack", default="mediascrub", help="the deployed stack (its outputs)")
     args = parser.parse_args(argv)
     import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
 
-    s3, s3control = s3io.make_client(), boto3.client("s3control")
-    account_id = args.account_id or boto3.client("sts").get_caller_identity()["Account"]
     try:
+        s3, s3control = s3io.make_client(), boto3.client("s3control")
+        account_id = args.account_id or boto3.client("sts").get_caller_identity()["Account"]
         if args.command == "status":
             status(s3, s3control, account_id, args.bucket)
         else:
             create(s3, s3control, account_id, args.bucket, args.prefix, _stack_arns(args.stack))
-    except ScrubError as exc:
+    except (ScrubError, ClientError, BotoCoreError) as exc:  # no credentials, no such stack or bucket, ...
         print(f"backfill: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -191,3 +191,11 @@ def test_a_checkpoint_of_another_backfill_is_refused_in_one_line(s3, bucket, tmp
     assert done.returncode == 2 and "Traceback" not in done.stderr
     expected = f"backfill: error: {report}.checkpoint.json belongs to a backfill of s3://other/p/; use another"
     assert done.stderr.strip().splitlines() == [f"{expected} --report or remove it"]
+
+
+def test_a_bucket_that_does_not_exist_is_one_line(s3, tmp_path):
+    done = subprocess.run(backfill_command("no-such-bucket-here", tmp_path / "r.csv"), capture_output=True, text=True,
+                          check=False, timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("backfill: ") and "NoSuchBucket" in line
