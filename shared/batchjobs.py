@@ -34,7 +34,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote_plus
 
 from shared import s3io
 from shared.backfill import Listed, kind_of_object, listing
@@ -135,7 +135,7 @@ def _inventory_rows(client: Any, manifest: dict, prefix: str) -> Iterator[Listed
         raw = client.get_object(Bucket=manifest["destination"], Key=data["key"])["Body"].read()
         for row in csv.reader(io.StringIO(gzip.decompress(raw).decode("utf-8"))):
             fields = dict(zip(columns, row, strict=False))
-            key = unquote(fields["Key"])
+            key = unquote_plus(fields["Key"])  # URL-encoded: a space may come as + (a plus as %2B)
             if key.startswith(prefix) and fields.get("IsLatest", "true") == "true" \
                     and fields.get("IsDeleteMarker", "false") != "true":
                 yield Listed(key, int(fields.get("Size") or 0))

@@ -143,14 +143,15 @@ def test_the_newest_inventory_report_is_the_listing_when_there_is_one_on_moto(mo
         [bucket, "old%20photo.jpg", "v3", "true", "false", "100"],
         [bucket, "old%20photo.jpg", "v2", "false", "false", "90"],
         [bucket, "deleted.png", "v9", "true", "true", "0"], [bucket, "clips/a%2Bb.mp4", "", "true", "false", "5"],
+        [bucket, "new+photo.gif", "", "true", "false", "7"],
         [bucket, "notes.txt", "", "true", "false", "4"]])
 
     source, manifests = batchjobs.manifests(client, bucket, "", tmp_path)
 
     assert source == "S3 Inventory 'daily' of 2026-11-24T01-00Z"
-    assert manifests[IMAGE].path.read_text().splitlines() == [f"{bucket},old%20photo.jpg"]
+    assert manifests[IMAGE].path.read_text().splitlines() == [f"{bucket},old%20photo.jpg", f"{bucket},new%20photo.gif"]
     assert manifests[VIDEO].path.read_text().splitlines() == [f"{bucket},clips/a%2Bb.mp4"]
-    assert (manifests[IMAGE].objects, manifests[IMAGE].size) == (1, 100)
+    assert (manifests[IMAGE].objects, manifests[IMAGE].size) == (2, 107)
 
 
 def test_status_shows_progress_and_sums_up_the_completion_report(s3, bucket):
