@@ -123,7 +123,12 @@ def _version(source: SourceObject) -> dict[str, str]:
 def read_start(client: Any, location: Location, version_id: str | None, size: int) -> bytes:
     """The first `size` bytes of an object (or fewer, if it is shorter): enough to tell its format."""
     pin = {"VersionId": version_id} if version_id else {}
-    response = client.get_object(Bucket=location.bucket, Key=location.key, Range=f"bytes=0-{size - 1}", **pin)
+    try:
+        response = client.get_object(Bucket=location.bucket, Key=location.key, Range=f"bytes=0-{size - 1}", **pin)
+    except Exception as exc:
+        if error_code(exc) == "InvalidRange" or http_status(exc) == 416:  # an empty object has no byte 0
+            return b""
+        raise
     return response["Body"].read()
 
 

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 
 COPIES = 56  # of each image sample: 5 formats x 56 + 8 clips + 4 without a suffix = 292 media objects
 NON_MEDIA = {"docs/readme.txt": b"hello", "data/blob": b"no suffix, not media", "docs/photo.jpg.json": b"{}",
-             "raw/IMG_0001.NEF": b"II*\x00 a raw file the functions do not handle"}
+             "raw/IMG_0001.NEF": b"II*\x00 a raw file the functions do not handle", "empty/blob": b""}
 
 
 @pytest.fixture(scope="module")
