@@ -184,8 +184,9 @@ def create(s3: Any, s3control: Any, account_id: str, bucket: str, prefix: str, a
                 print(f"{kind}: nothing to do", file=out)
                 continue
             key = f"{MANIFEST_PREFIX}{run_id}/{kind}.csv"
-            with manifest.path.open("rb") as body:
-                etag = s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="text/csv")["ETag"]
+            with manifest.path.open("rb") as body:  # SSE-S3 even in an SSE-KMS bucket: the role has no KMS
+                etag = s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="text/csv",
+                                     ServerSideEncryption="AES256")["ETag"]
             request = job_request(account_id, bucket, kind, arns[kind], arns["role"], key, etag, run_id)
             jobs[kind] = s3control.create_job(**request)["JobId"]
             print(f"{kind}: job {jobs[kind]}: {manifest.objects} objects, {manifest.size / 1e9:.2f} GB "

@@ -103,6 +103,7 @@ def test_create_uploads_one_manifest_per_function_and_requests_jobs_awaiting_con
         manifest_key = location.split("/", 1)[1]
         uploaded = s3.head_object(Bucket=bucket, Key=manifest_key)
         assert text(body, "Manifest/Location/ETag") == uploaded["ETag"].strip('"')
+        assert uploaded["ServerSideEncryption"] == "AES256"  # readable by the role, which has no KMS grant
         assert int(text(body, "Priority")) > 0 and text(body, "ClientRequestToken")
         assert manifest_rows(s3, bucket, location) == [[bucket, key] for key in expected[kind]]
     printed = out.getvalue()
