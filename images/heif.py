@@ -17,10 +17,11 @@ from images import exif, isobmff
 from images.memo import by_identity
 from images.model import Finding, Options, check_pixels
 from shared.errors import LosslessUnsupported, MalformedInput
+from shared.routing import ISO_IMAGE_BRANDS
 
 NAME = "heif"
 
-_MAJOR_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis"}
+_MAJOR_BRANDS = ISO_IMAGE_BRANDS  # the one list, which also routes keys without a suffix
 _STRUCTURAL_BRANDS = {b"mif1", b"msf1"}
 _METADATA_ITEM_TYPES = {"Exif", "mime", "uri "}
 # A reference from A to B says A exists for B (A is B's metadata, thumbnail, alpha, depth map...),
