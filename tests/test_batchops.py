@@ -156,3 +156,33 @@ def test_unreadable_invocations_answer_every_task():
     assert batchops.is_invocation(event) and not batchops.is_invocation({"Records": []})
     assert batchops.respond({"invocationSchemaVersion": "2.0", "invocationId": "x", "tasks": None},
                             pytest.fail)["results"] == []
+
+
+def test_the_runtime_client_returns_the_response_as_the_container_does(s3, bucket, s3_env):
+    """The image handler under `python -m awslambdaric` (the containers' entry point) answers a Batch
+    Operations invocation with its response shape as the invocation's result."""
+    from devtools.runtime_api import run_handler
+
+    uploaded(s3, bucket, "café photo.jpg", DIRTY_JPEG)
+    event = batch_event(batch_task(bucket, "café photo.jpg", schema="1.0"), schema="1.0")
+    run = run_handler("images.handler.lambda_handler", [event], env={**s3_env, "GUARD": "tag"}, timeout=120)
+    (outcome,) = run.outcomes
+    assert outcome.ok, run.logs
+    assert outcome.body == {"invocationSchemaVersion": "1.0", "treatMissingKeysAs": "PermanentFailure",
+                            "invocationId": event["invocationId"], "results": [
+                                {"taskId": event["tasks"][0]["taskId"], "resultCode": "Succeeded",
+                                 "resultString": "stripped"}]}
+
+
+@pytest.mark.parametrize("head, kind", [
+    (b"\xff\xd8\xff\xe1\x00\x10Exif", "image"), (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "image"),
+    (b"GIF89a\x01\x00\x01\x00", "image"), (b"RIFF\x10\x00\x00\x00WEBPVP8X", "image"),
+    (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00", "image"), (b"\x00\x00\x00\x1cftypavif\x00\x00\x00\x00", "image"),
+    (b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00", "video"), (b"\x00\x00\x00\x14ftypqt  \x00\x00\x00\x00", "video"),
+    (b"\x00\x00\x00\x08wide\x00\x00\x00\x00mdat", "video"), (b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81", "video"),
+    (b"II*\x00\x08\x00\x00\x00", None), (b"hello world, text", None), (b"", None)])
+def test_keys_without_a_suffix_are_routed_by_their_first_bytes(head, kind):
+    from shared.routing import has_suffix, kind_of_content
+
+    assert kind_of_content(head) == kind
+    assert not has_suffix("camera/IMG_0001") and not has_suffix("a.b/.hidden") and has_suffix("x/y.JPG")
