@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
 from shared.events import ObjectRecord
+from shared.logs import log_record
 
 SUCCEEDED, TEMPORARY, PERMANENT = "Succeeded", "TemporaryFailure", "PermanentFailure"
 # A task missing from `results` can only be a bug here: report it, never count it as stripped.
@@ -102,6 +103,7 @@ def _bucket(task: dict) -> str:
 def _result(task: Task, process: Callable[[ObjectRecord], dict]) -> dict:
     if task.record is None:
         code, text = PERMANENT, f"unreadable task: {task.error}"
+        log_record({"outcome": "failed", "reason": text, "task_id": task.task_id})
     else:
         code, text = result_of(process(task.record))
     return {"taskId": task.task_id, "resultCode": code, "resultString": text}

@@ -5,6 +5,7 @@ Throttling and timeouts are injected through botocore's `before-send` hook on th
 for the one object named, with botocore's retries set to a single attempt (AWS_MAX_ATTEMPTS=1)."""
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 from urllib.parse import quote, quote_plus
@@ -147,12 +148,14 @@ def test_video_handler_and_keys_without_a_suffix_routed_by_content(s3, bucket, m
     assert s3.get_object(Bucket=bucket, Key="photos/README")["Body"].read() == b"plain text without a suffix"
 
 
-def test_unreadable_invocations_answer_every_task():
+def test_unreadable_invocations_answer_every_task(capsys):
     event = {"invocationSchemaVersion": "1.0", "invocationId": "inv", "job": {"id": "j"},
              "tasks": ["not an object", {"taskId": "t", "s3Key": "k", "s3BucketArn": "not-an-arn"},
                        {"taskId": "v", "s3Key": "k", "s3Bucket": "b", "s3VersionId": 7}]}
     response = batchops.respond(event, lambda record: pytest.fail("nothing to process"))
     assert [r["resultCode"] for r in response["results"]] == ["PermanentFailure"] * 3
+    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(line["level"], line["task_id"]) for line in logged] == [("ERROR", ""), ("ERROR", "t"), ("ERROR", "v")]
     assert batchops.is_invocation(event) and not batchops.is_invocation({"Records": []})
     assert batchops.respond({"invocationSchemaVersion": "2.0", "invocationId": "x", "tasks": None},
                             pytest.fail)["results"] == []
