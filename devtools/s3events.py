@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from urllib.parse import quote_plus
 
 
@@ -78,7 +79,7 @@ def uploaded(client, bucket: str, key: str, body: bytes, **put_args) -> dict:
 
 
 def batch_task(bucket: str, key: str, version_id: str | None = None, schema: str = "2.0",
-               encode=quote_plus) -> dict:
+               encode: Callable[..., str] = quote_plus) -> dict:
     """One S3 Batch Operations task: the key URL-encoded as in a CSV manifest, the bucket by name (2.0)
     or by ARN (1.0)."""
     task = {"taskId": uuid.uuid4().hex, "s3Key": encode(key, safe="/"), "s3VersionId": version_id}
