@@ -9,7 +9,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-TOPICS = ("images", "heif", "video", "pipeline")
+TOPICS = ("images", "heif", "video", "pipeline", "backfill")
 COLUMNS = ("case", "method", "MB/s", "seconds", "peak MB", "notes")
 OUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 

@@ -5,23 +5,30 @@ sample media with real-looking sensitive metadata (generated here, or your own w
 sends each upload through the path production uses: an S3 event record built as S3 builds it,
 routed by the suffix table, handled by the image or video Lambda running under the Lambda runtime
 interface client (`python -m awslambdaric`, as in the containers) against a local Runtime API. Then
-the same events again, to show the loop guard skip them. Prints a table, writes an HTML report, and
-exits non-zero if any file still leaks or failed. Nothing is left running.
+the same events again, to show the loop guard skip them. Before any of that, the bucket is pre-filled
+under before-mediascrub/ with a few hundred copies of the samples, uploaded with no events, as if
+they had been there before mediascrub was deployed; afterwards `python -m shared.backfill` strips
+them (docs/backfill.md). Prints a table, writes an HTML report, and exits non-zero if any file still
+leaks or failed. Nothing is left running.
 
     python -m devtools.demo [--files A B ...] [--bucket NAME] [--report demo-report.html]
 
 With --bucket, the bucket is a real one (your AWS credentials and region from the environment):
-no local server is started and the uploads go under the prefix mediascrub-demo/.
+no local server is started, the uploads go under the prefix mediascrub-demo/, and there is no backfill.
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
 import json
+import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 from devtools.report import FileReport, compare, inspect, text_table, write_html
@@ -31,6 +38,8 @@ from shared.routing import IMAGE, VIDEO, kind_of
 
 HANDLERS = {IMAGE: "images.handler.lambda_handler", VIDEO: "video.handler.lambda_handler"}
 LOCAL_BUCKET = "mediascrub-demo"
+BACKFILL_PREFIX = "before-mediascrub/"
+BACKFILL_COPIES = {IMAGE: 40, VIDEO: 3}  # of each sample: a few hundred objects, most of them photos
 SAMPLE_NAMES = ("holiday photo.jpg", "screenshot.png", "sticker.webp", "party.gif", "IMG_0001.heic",
                 "clip.mp4", "clip.mov")
 
@@ -138,6 +147,38 @@ def run_demo(files: list[Path], client, bucket: str, prefix: str, env: dict[str,
     return reports
 
 
+def prefill(client, bucket: str, files: list[Path], copies: dict[str, int]) -> int:
+    """Upload copies of `files` under BACKFILL_PREFIX with no events (there before the functions), plus
+    a photo without a suffix and a text file; returns how many media objects the backfill should strip."""
+    keys = {f"{BACKFILL_PREFIX}{i:03d} {path.name}": path
+            for path in files for i in range(copies.get(kind_of(path.name) or "", 0))}
+    photo = next((path for path in files if kind_of(path.name) == IMAGE), None)
+    if photo:
+        keys[f"{BACKFILL_PREFIX}camera/IMG_0001"] = photo
+    for key, path in keys.items():
+        client.upload_file(str(path), bucket, key)
+    client.put_object(Bucket=bucket, Key=f"{BACKFILL_PREFIX}notes.txt", Body=b"not media: left alone")
+    return len(keys)
+
+
+def backfill(bucket: str, env: dict[str, str], workdir: Path) -> tuple[int, Counter]:
+    """`python -m shared.backfill` over BACKFILL_PREFIX (progress on stderr); (exit status, outcomes)."""
+    report = workdir / "backfill.csv"
+    with open(workdir / "backfill.log", "w") as log:  # the pipeline's JSON lines
+        done = subprocess.run([sys.executable, "-m", "shared.backfill", "--bucket", bucket, "--prefix",
+                               BACKFILL_PREFIX, "--report", str(report)], env={**os.environ, **env},
+                              stdout=log, check=False, timeout=1800)
+    with report.open(newline="", encoding="utf-8") as rows:
+        return done.returncode, Counter(row[6].split(":")[0] for row in csv.reader(rows))
+
+
+def backfill_done(expected: int, status: int, outcomes: Counter) -> bool:
+    """Say what the backfill did; whether it stripped every media object that was there before."""
+    counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items()))
+    say(f"backfill: {counts} of the {expected} media objects that were in the bucket before; notes.txt left alone")
+    return status == 0 and outcomes == {"stripped": expected}
+
+
 @contextlib.contextmanager
 def s3_target(bucket: str | None, workdir: Path):
     """(client, bucket, prefix, env for the Lambdas): a local server, or the user's real bucket."""
@@ -177,17 +218,24 @@ def main(argv: list[str] | None = None) -> int:
             (workdir / "samples").mkdir()
             files = make_samples(workdir / "samples")
         with s3_target(args.bucket, workdir) as (client, bucket, prefix, env):
+            if not args.bucket:
+                say(f"pre-filling s3://{bucket}/{BACKFILL_PREFIX}: objects there before mediascrub (no events)")
+                expected = prefill(client, bucket, files, BACKFILL_COPIES)
             reports = run_demo(files, client, bucket, prefix, {**env, "GUARD": "tag"}, workdir)
+            if not args.bucket:
+                say(f"backfill of the {expected} media objects that were there before: python -m shared.backfill")
+                status, outcomes = backfill(bucket, {**env, "GUARD": "tag"}, workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     print(text_table(reports))
+    backfilled = args.bucket or backfill_done(expected, status, outcomes)
     report_path = Path(args.report).resolve()
     write_html(reports, report_path, "mediascrub demo: before and after")
     failed = [r for r in reports if not r.ok]
     say(f"\n{len(reports) - len(failed)} of {len(reports)} files clean, identical and upright; "
         f"loop guard skipped the second pass; {time.monotonic() - started:.1f} s")
     say(f"HTML report with before/after thumbnails: {report_path}")
-    return 1 if failed else 0
+    return 1 if failed or not backfilled else 0
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ REVEALING_NAME = re.compile(
 STRUCTURAL_NAMES = {
     "ExifByteOrder", "Orientation", "CompressorName", "HandlerType", "HandlerVendorID", "VendorID",
     "SampleDescription", "SampleGroupDescription", "TrackLanguage", "MediaDataSize", "MediaDataOffset",
-    "ProfileDescription",
+    "ProfileDescription",  # SampleGroupDescription (sgpd): e.g. the AAC roll distance of an audio track
 }
 # The muxer name ffmpeg itself writes into a remuxed Matroska/WebM file: names no person or device.
 OWN_MUXER = "Lavf"

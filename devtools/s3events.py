@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from urllib.parse import quote_plus
 
 
@@ -85,3 +86,23 @@ def on_failure_record(function_arn: str, event: dict, error: str) -> dict:
             "requestPayload": event,
             "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
             "responsePayload": {"errorMessage": error, "errorType": "InvocationFailed"}}
+
+
+def batch_task(bucket: str, key: str, version_id: str | None = None, schema: str = "2.0",
+               encode: Callable[..., str] = quote_plus) -> dict:
+    """One S3 Batch Operations task: the key URL-encoded as in a CSV manifest, the bucket by name (2.0)
+    or by ARN (1.0)."""
+    task = {"taskId": uuid.uuid4().hex, "s3Key": encode(key, safe="/"), "s3VersionId": version_id}
+    if schema == "1.0":
+        task["s3BucketArn"] = f"arn:aws:s3:::{bucket}"
+    else:
+        task["s3Bucket"] = bucket
+    return task
+
+
+def batch_event(*tasks: dict, schema: str = "2.0", user_arguments: dict | None = None) -> dict:
+    """An S3 Batch Operations invocation (Amazon S3 User Guide, "Invoke AWS Lambda function")."""
+    job: dict = {"id": str(uuid.uuid4())}
+    if schema == "2.0":
+        job["userArguments"] = user_arguments or {}
+    return {"invocationSchemaVersion": schema, "invocationId": uuid.uuid4().hex, "job": job, "tasks": list(tasks)}

@@ -21,10 +21,11 @@ from images.memo import by_identity
 from images.model import Finding, Options, check_pixels
 from images.reencode import DECODER_ERRORS, PillowFormat, check_decoded, with_pillow
 from shared.errors import LosslessUnsupported, MalformedInput
+from shared.routing import ISO_IMAGE_BRANDS
 
 NAME = "heif"
 
-_MAJOR_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis"}
+_MAJOR_BRANDS = ISO_IMAGE_BRANDS  # the one list, which also routes keys without a suffix
 _STRUCTURAL_BRANDS = {b"mif1", b"msf1"}
 _METADATA_ITEM_TYPES = {"Exif", "mime", "uri "}
 # Item types that are pictures (coded or derived); any other item that nothing links to is not shown.

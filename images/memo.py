@@ -2,11 +2,14 @@
 
 The registry asks one module about the same input and output several times (inspect, strip,
 verify); parsing once each keeps a multi-megabyte strip in the milliseconds. Entries are matched by
-object identity (the cache holds the object, so its id cannot be reused), never by content.
+object identity (the cache holds the object, so its id cannot be reused), never by content. Each
+thread has its own entries (the local backfill strips several objects at once): a deque iterated by
+one thread while another appends to it would raise.
 """
 from __future__ import annotations
 
 import functools
+import threading
 from collections import deque
 from collections.abc import Callable
 from typing import TypeVar
@@ -16,10 +19,13 @@ T = TypeVar("T")
 
 def by_identity(size: int = 2) -> Callable[[Callable[..., T]], Callable[..., T]]:
     def decorate(parse: Callable[..., T]) -> Callable[..., T]:
-        recent: deque = deque(maxlen=size)
+        local = threading.local()
 
         @functools.wraps(parse)
         def cached(data: bytes, *args) -> T:
+            if not hasattr(local, "recent"):
+                local.recent = deque(maxlen=size)
+            recent = local.recent
             for seen, seen_args, result in recent:
                 if seen is data and seen_args == args:
                     return result

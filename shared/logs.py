@@ -16,7 +16,12 @@ def log_record(fields: dict) -> None:
     (a re-encode, `lossless: false`, is a WARNING: the fallback is never silent)."""
     level = _LEVELS.get(fields.get("outcome", ""), "WARNING" if fields.get("lossless") is False else "INFO")
     line = json.dumps({"level": level, **fields}, ensure_ascii=False, default=str)
-    print(line, file=sys.stdout, flush=True)
+    _write(line)
+
+
+def _write(line: str) -> None:
+    sys.stdout.write(line + "\n")  # one write: lines from concurrent records (the backfill) never interleave
+    sys.stdout.flush()
 
 
 METRICS_NAMESPACE = "mediascrub"
@@ -29,4 +34,4 @@ def log_metrics(function: str, counts: dict[str, int]) -> None:
         "Namespace": METRICS_NAMESPACE, "Dimensions": [["function"]],
         "Metrics": [{"Name": name, "Unit": "Count"} for name in names]}]},
         "function": function, **{name: counts[name] for name in names}}
-    print(json.dumps(line), file=sys.stdout, flush=True)
+    _write(json.dumps(line))

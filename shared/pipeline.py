@@ -16,7 +16,8 @@ was removed, only mark it). Outcomes:
     failed         anything else; the original is untouched and the invocation reports the failure
 
 Failures are reported the way the trigger needs: `batchItemFailures` for SQS (partial batch
-response), an exception otherwise (so async retries, the DLQ or the on-failure destination work).
+response), a result code per task for S3 Batch Operations (shared/batchops.py), an exception otherwise
+(so async retries, the DLQ or the on-failure destination work).
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from shared import events, guard, s3io
+from shared import batchops, events, guard, s3io
 from shared.config import Config
 from shared.contentroute import ContentRouter
 from shared.errors import ScrubError
@@ -49,6 +50,8 @@ class Pipeline:
     def handle(self, event: dict, context: Any = None) -> dict:
         """Process every record of `event`; returns the SQS partial batch response or a summary.
         `context` (Lambda's) tells the time left: records that could not finish in it are not started."""
+        if batchops.is_invocation(event):  # S3 Batch Operations: its own response shape (shared/batchops.py)
+            return batchops.respond(event, self.process)
         failed_messages, failures, outcomes = [], [], []
         reencoded = 0
         deliveries = events.deliveries(event)
@@ -89,7 +92,7 @@ class Pipeline:
             elif s3io.is_gone(exc):
                 report.update(outcome="superseded", reason=f"object no longer exists ({_describe(exc)})")
             else:
-                report.update(outcome="failed", reason=_describe(exc))
+                report.update(outcome="failed", reason=_describe(exc), retryable=s3io.is_transient(exc))
         report["duration_ms"] = round((time.monotonic() - started) * 1000, 1)
         log_record(report)
         return report

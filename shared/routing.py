@@ -11,6 +11,9 @@ through EventBridge, whose `suffix` match has an `equals-ignore-case`-style vari
 EventBridge also gets a catch-all rule for every other key (no suffix, or one not in the table) that
 goes to the CATCH_ALL function, which decides by the object's first bytes (shared/contentroute.py).
 The template deploys the EventBridge rules.
+
+A backfill (shared/backfill.py, shared/batchjobs.py) sends every key the table routes to its function,
+and every key without a suffix to the CATCH_ALL function too (`function_for`).
 """
 from __future__ import annotations
 
@@ -29,6 +32,9 @@ ROUTES: dict[str, tuple[str, ...]] = {
 CATCH_ALL = IMAGE
 UNROUTED = "unrouted"
 _EVENTS = ["s3:ObjectCreated:*"]
+# ISO-BMFF major brands of still images (HEIF, AVIF), shared by the image and the video packages: every
+# other ftyp is a video container.
+ISO_IMAGE_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"avif", b"avis"}
 
 
 def kind_of(key: str) -> str | None:
@@ -38,6 +44,18 @@ def kind_of(key: str) -> str | None:
         if lowered.endswith(suffixes):
             return kind
     return None
+
+
+def has_suffix(key: str) -> bool:
+    """Whether the key's last path segment has an extension."""
+    return "." in key.rsplit("/", 1)[-1].lstrip(".")
+
+
+def function_for(key: str) -> str | None:
+    """The function a backfill sends an object to: its suffix's; for a key without a suffix the CATCH_ALL
+    function, which decides by content (strips it, hands it over, or logs it as not media); None for a
+    suffix no function handles (left alone)."""
+    return kind_of(key) or (None if has_suffix(key) else CATCH_ALL)
 
 
 def suffix_variants(suffix: str) -> list[str]:

@@ -82,6 +82,26 @@ def is_gone(exc: BaseException) -> bool:
     return error_code(exc) in ("NoSuchKey", "NoSuchVersion", "404")
 
 
+_TRANSIENT_CODES = {"SlowDown", "Throttling", "ThrottlingException", "TooManyRequestsException",
+                    "RequestTimeout", "RequestTimeoutException", "ServiceUnavailable", "InternalError"}
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Throttling, a timeout, a 5xx or a dropped connection (botocore's retries already used up), here or
+    as the cause of a typed error: the same request may well succeed later."""
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+    from botocore.exceptions import HTTPClientError
+
+    error: BaseException | None = exc
+    while error is not None:
+        if isinstance(error, BotoConnectionError | HTTPClientError | TimeoutError | ConnectionError):
+            return True
+        if error_code(error) in _TRANSIENT_CODES or http_status(error) in (429, 500, 502, 503, 504):
+            return True
+        error = error.__cause__
+    return False
+
+
 def head(client: Any, location: Location, version_id: str | None, etag: str | None) -> SourceObject:
     """HeadObject + GetObjectTagging of the event's object (its version, else its ETag if given)."""
     pin = {"VersionId": version_id} if version_id else ({"IfMatch": etag} if etag else {})
@@ -103,6 +123,7 @@ def _real_version(version_id: str | None) -> str | None:
 
 def _version(source: SourceObject) -> dict[str, str]:
     return {"VersionId": source.version_id} if source.version_id else {}
+
 
 
 def read_bytes(client: Any, source: SourceObject) -> bytes:

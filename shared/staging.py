@@ -23,7 +23,7 @@ from shared.errors import EnvironmentFailure, InputTooLarge, ScrubError
 # Room for the original and the stripped copy, plus slack for ffmpeg's own temporary data.
 _DISK_FACTOR = 2
 _DISK_SLACK = 16 * MiB
-_PREFIX = "mediascrub-"
+_PREFIX = "mediascrub-staging-"  # then the staging process's pid: mediascrub-staging-PID-XXXXXXXX
 _NO_SPACE = os.strerror(errno.ENOSPC)  # "No space left on device", also in ffmpeg's messages
 
 
@@ -76,7 +76,7 @@ class OnDisk:
                                 f"of temporary storage but {self.directory} has {free / MiB:.0f} MiB free "
                                 "(raise the function's ephemeral storage)")
         suffix = PurePosixPath(source.location.key).suffix.lower()  # ffmpeg picks the muxer by extension
-        with tempfile.TemporaryDirectory(prefix=_PREFIX, dir=self.directory) as work:
+        with tempfile.TemporaryDirectory(prefix=f"{_PREFIX}{os.getpid()}-", dir=self.directory) as work:
             original, stripped = Path(work) / f"original{suffix}", Path(work) / f"stripped{suffix}"
             try:
                 s3io.read_to_file(client, source, original)
@@ -96,6 +96,21 @@ def _no_space(exc: OSError | ScrubError, directory: str) -> EnvironmentFailure |
 
 
 def remove_leftovers(directory: str) -> None:
-    """Remove the staging directories of runs that were killed (a timeout) before cleaning up."""
+    """Remove the staging directories of runs that were killed (a timeout) before cleaning up: those of
+    processes that no longer run, and this process's own (a restarted runtime may get the pid of the one
+    that was killed; nothing is staged yet when the pipeline is built). Never those of another running
+    process: a CLI run or a test session may share the directory (TMP_DIR, /tmp)."""
     for leftover in Path(directory).glob(f"{_PREFIX}*"):
-        shutil.rmtree(leftover, ignore_errors=True)
+        owner = leftover.name[len(_PREFIX):].split("-", 1)[0]
+        if owner.isdigit() and (int(owner) == os.getpid() or not _running(int(owner))):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: it runs
+        return True
+    return True

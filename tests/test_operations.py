@@ -4,6 +4,7 @@ headers S3 website redirects and Object Lock depend on survive the rewrite (loca
 from __future__ import annotations
 
 import os
+import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -71,13 +72,23 @@ def test_a_full_tmp_dir_is_an_environment_failure(s3, bucket, tmp_path, gps_vide
 
 
 def test_staging_left_overs_of_a_killed_run_are_removed_at_start(monkeypatch, tmp_path, s3_env):
-    leftover = tmp_path / "mediascrub-k1ll3d"
-    leftover.mkdir()
-    (leftover / "original.mp4").write_bytes(b"\0" * 1024)
-    unrelated = tmp_path / "other-tool.tmp"
-    unrelated.write_bytes(b"keep")
+    killed = [tmp_path / f"mediascrub-staging-{pid}-k1ll3d" for pid in (os.getpid(), _ended_pid())]
+    for leftover in killed:
+        leftover.mkdir()
+        (leftover / "original.mp4").write_bytes(b"\0" * 1024)
+    running = tmp_path / f"mediascrub-staging-{os.getppid()}-busy"  # another live process's: left alone
+    running.mkdir()
+    unrelated = tmp_path / "mediascrub-demo-1234"
+    unrelated.mkdir()
     assert handler(video_handler, monkeypatch, TMP_DIR=str(tmp_path))({"Records": []}) == {"outcomes": {}}
-    assert list(tmp_path.iterdir()) == [unrelated]
+    assert sorted(tmp_path.iterdir()) == sorted([running, unrelated])
+
+
+def _ended_pid() -> int:
+    """The pid of a process that has ended (and was reaped): it names no running process now."""
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
 
 
 class LambdaContext:

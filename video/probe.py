@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shared.errors import InputTooLarge, MalformedInput, ScrubError, UnsupportedFormat
+from shared.routing import ISO_IMAGE_BRANDS
 
 ISO_FAMILY = "mov,mp4,m4a,3gp,3g2,mj2"
 MATROSKA_FAMILY = "matroska,webm"
@@ -74,7 +75,7 @@ def run_tool(args: list[str], timeout: float, what: str) -> subprocess.Completed
         raise ScrubError(f"{args[0]} is not installed (apt-get install ffmpeg)") from None
 
 
-IMAGE_BRANDS = {"heic", "heix", "heim", "heis", "hevc", "hevx", "mif1", "msf1", "avif", "avis"}
+IMAGE_BRANDS = {brand.decode() for brand in ISO_IMAGE_BRANDS}
 ISO_TOP_LEVEL_BOXES = {b"ftyp", b"mdat", b"moov", b"wide", b"free", b"skip", b"pnot", b"uuid"}
 _LOG_PREFIX = re.compile(r"^\[[^\]]+ @ 0x[0-9a-f]+\] ")
 
