@@ -3,7 +3,8 @@
     python -m shared.backfill --bucket B [--prefix P] [--concurrency N] [--report PATH]
 
 Lists the current objects (one page of up to 1,000 keys at a time), keeps those a function handles
-(by suffix; a key without one by its first bytes; everything else is left alone), runs each through
+(by suffix; a key without one goes to the catch-all, which decides by content; everything else is left
+alone), runs each through
 the image or the video pipeline exactly as the Lambda would (settings from the same environment
 variables), at most N at once, and prints progress with rate and ETA on stderr (the pipeline's JSON
 log lines go to stdout).

@@ -4,7 +4,7 @@
     python -m shared.batchjobs status --bucket B [--account-id ID]
 
 `create` lists the bucket's current objects (from its newest S3 Inventory report when it has a CSV one,
-else a listing), keeps what the functions handle (by suffix; a key without one by its first bytes),
+else a listing), keeps what the functions handle (by suffix; a key without one goes to the catch-all function),
 writes one CSV manifest per function (`S3BatchOperations_CSV_20180820`: bucket, URL-encoded key)
 under mediascrub-backfill/manifests/, and creates one job per function (LambdaInvoke, invocation
 schema 2.0) with the role the template creates, a completion report of all tasks under
