@@ -126,12 +126,12 @@ def test_a_bad_setting_fails_the_invocation_with_one_clear_line(dockerfile):
 
 
 def _entry_script_env(bin_dir: Path) -> dict[str, str]:
-    """PATH as in the image: `python` is the interpreter with the runtime client installed."""
+    """PATH as in the image: `python3` is the interpreter with the runtime client installed."""
     return {**OFFLINE_ENV, "PATH": f"{bin_dir}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
 
 
 def test_video_entry_script_runs_the_runtime_client_when_lambda_provides_the_api(tmp_path):
-    entry_point = ["sh", str(REPO / "docker" / "video-entry.sh")]
+    entry_point = ["sh", str(REPO / "docker" / "lambda-entry.sh")]
     run = run_handler(_cmd_handler("Dockerfile.video"), [TEST_EVENT], env=_entry_script_env(tmp_path),
                       cwd=REPO, entry_point=entry_point)
     assert [o.body for o in run.outcomes] == [{"outcomes": {}}]
@@ -144,10 +144,11 @@ def test_video_entry_script_starts_the_emulator_elsewhere(tmp_path):
     stub.write_text(f'#!/bin/sh\necho "$@" > {calls}\n')
     stub.chmod(stub.stat().st_mode | stat.S_IEXEC)
     env = {k: v for k, v in _entry_script_env(tmp_path).items() if k != "AWS_LAMBDA_RUNTIME_API"}
-    done = subprocess.run(["sh", str(REPO / "docker" / "video-entry.sh"), "video.handler.lambda_handler"],
+    done = subprocess.run(["sh", str(REPO / "docker" / "lambda-entry.sh"), "video.handler.lambda_handler"],
                           env=env, timeout=30, check=False)
     assert done.returncode == 0
-    assert calls.read_text().split() == ["python", "-m", "awslambdaric", "video.handler.lambda_handler"]
+    assert calls.read_text().split() == ["--runtime-interface-emulator-address", "0.0.0.0:8080",
+                                        "python3", "-m", "awslambdaric", "video.handler.lambda_handler"]
 
 
 def test_command_line_prints_the_answer_and_fails_on_a_function_error(tiny, tmp_path):
