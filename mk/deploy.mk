@@ -80,7 +80,8 @@ memory_of = $(shell awk '/^  $(1)Function:/{found=1} found && /MemorySize:/{prin
 # the template's memory), the emulator answering on PORT, S3 wherever S3_ENDPOINT says.
 define run
 	$(ENGINE) run --rm --init --read-only --tmpfs /tmp --memory $(call memory_of,$(2))m \
-		$(if $(DOCKER_NETWORK),--network $(DOCKER_NETWORK) -e RIE_ADDRESS=0.0.0.0:$(PORT),-p $(PORT):8080) \
+		-e AWS_LAMBDA_FUNCTION_MEMORY_SIZE=$(call memory_of,$(2)) \
+		$(if $(DOCKER_NETWORK),--network $(DOCKER_NETWORK) -e RIE_ADDRESS=0.0.0.0:$(PORT) -e RIE_RUNTIME_API_ADDRESS=127.0.0.1:$(shell expr $(PORT) + 1),-p $(PORT):8080) \
 		-e AWS_REGION=$(or $(AWS_REGION),us-east-1) $(if $(S3_ENDPOINT),-e AWS_ENDPOINT_URL_S3=$(S3_ENDPOINT)) \
 		$(foreach name,$(FORWARD_ENV),-e $(name)) $(NAME_PREFIX)$(1):$(RUN_ARCH)
 endef

@@ -148,7 +148,7 @@ def test_video_entry_script_starts_the_emulator_elsewhere(tmp_path):
                           env=env, timeout=30, check=False)
     assert done.returncode == 0
     assert calls.read_text().split() == ["--runtime-interface-emulator-address", "0.0.0.0:8080",
-                                        "python3", "-m", "awslambdaric", "video.handler.lambda_handler"]
+                                        "--runtime-api-address", "127.0.0.1:9001", "python3", "-m", "awslambdaric", "video.handler.lambda_handler"]
 
 
 def test_command_line_prints_the_answer_and_fails_on_a_function_error(tiny, tmp_path):
