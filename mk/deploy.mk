@@ -123,7 +123,7 @@ invoke-video: setup ## POST an S3 event for BUCKET= KEY= to the running video co
 REGISTRY ?=
 OCI = $(PY) -m deploy.oci
 
-push: setup ## push both built images for PLATFORM tagged GITSHA-ARCH to REGISTRY= (default: ECR), print the digests [engine]
+push: setup build ## build, then push both images for PLATFORM tagged GITSHA-ARCH to REGISTRY= (default: ECR), print the digests [engine]
 	$(eval PUSH_TO := $(or $(REGISTRY),$(shell $(ECR) uri)))
 	@test -n "$(PUSH_TO)" || { echo "push: no REGISTRY= and no ECR registry found (AWS credentials? AWS_REGION?)"; exit 1; }
 	@$(if $(REGISTRY),,$(ECR) password | $(ENGINE) login --username AWS --password-stdin $(PUSH_TO) && \
@@ -131,7 +131,8 @@ push: setup ## push both built images for PLATFORM tagged GITSHA-ARCH to REGISTR
 	@echo "deploy these (by digest):"; for kind in image video; do for arch in $(ARCHS); do \
 		target=$(PUSH_TO)/$(NAME_PREFIX)$$kind:$(GIT_SHA)-$$arch; \
 		$(ENGINE) tag $(NAME_PREFIX)$$kind:$$arch $$target && $(ENGINE) push -q $$target >/dev/null || exit 1; \
-		echo "  $$kind $$arch: $$($(OCI) digest $$target)" || exit 1; \
+		digest=$$($(if $(REGISTRY),$(OCI) digest $$target,$(ECR) digest $(NAME_PREFIX)$$kind $(GIT_SHA)-$$arch)) || exit 1; \
+		echo "  $$kind $$arch: $$digest"; \
 	done; done
 
 promote: setup ## retag both pushed images by digest, FROM_TAG= to TO_TAG= in REGISTRY= (default: ECR); TO_REGISTRY= copies

@@ -9,13 +9,12 @@ Select them with `pytest -m containers`.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import corpus
 import pytest
+from containers import built_images, engine_or_skip
 from dockerfiles import REPO
 from judge import leaks_in_file
 from packaging.utils import canonicalize_name
@@ -27,7 +26,6 @@ from devtools.wheelhouse import pins
 
 pytestmark = [pytest.mark.containers, pytest.mark.slow]
 
-ARCH = "amd64"
 FUNCTIONS = {"image": ("images", "ImageFunction"), "video": ("video", "VideoFunction")}
 HEADERS = {"ContentType": "application/octet-stream", "CacheControl": "max-age=60",
            "ContentDisposition": 'attachment; filename="trip.bin"', "Metadata": {"owner": "ana", "trip": "lisbon"}}
@@ -54,31 +52,12 @@ print(json.dumps({
 
 @pytest.fixture(scope="session")
 def engine() -> str:
-    """docker or podman, answering; otherwise skip (or, with MEDIASCRUB_REQUIRE_ENGINE=1, fail) with the reason."""
-    name = os.environ.get("CONTAINER_ENGINE") or next((n for n in ("docker", "podman") if shutil.which(n)), None)
-    problem = None
-    if name is None or not shutil.which(name):
-        problem = f"{name or 'neither docker nor podman'} is not on PATH"
-    else:
-        done = subprocess.run([name, "info"], capture_output=True, text=True, timeout=60, check=False)
-        if done.returncode != 0:
-            problem = f"`{name} info` failed: {(done.stderr.strip().splitlines() or ['no output'])[-1]}"
-    if problem:
-        message = f"container tests need a running container engine: {problem} (devtools/ci-services.sh starts one)"
-        if os.environ.get("MEDIASCRUB_REQUIRE_ENGINE") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    return name
+    return engine_or_skip()
 
 
 @pytest.fixture(scope="session")
 def images(engine: str) -> dict[str, str]:
-    """`make build` for amd64 (the base and the image layers are cached by the engine)."""
-    done = subprocess.run(["make", "--no-print-directory", "build", f"PLATFORM=linux/{ARCH}",
-                           f"CONTAINER_ENGINE={engine}"], cwd=REPO, capture_output=True, text=True,
-                          timeout=3600, check=False, stdin=subprocess.DEVNULL)
-    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
-    return {kind: f"mediascrub-{kind}:{ARCH}" for kind in FUNCTIONS}
+    return built_images(engine)
 
 
 def _emulator(engine: str, image: str, kind: str, s3_env: dict[str, str], **overrides: str) -> Emulator:
