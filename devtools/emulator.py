@@ -12,6 +12,7 @@ a measurement). Every port is taken from the free ones, so several emulators can
 from __future__ import annotations
 
 import json
+import os
 import platform
 import re
 import socket
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 import uuid
 from dataclasses import dataclass
@@ -41,7 +43,8 @@ class EmulatorError(Exception):
 @dataclass(frozen=True)
 class Invocation:
     answer: Any  # the function's JSON answer; an error is {"errorType": ..., "errorMessage": ...}
-    duration_ms: float | None  # from the emulator's REPORT line
+    request_id: str | None  # from the emulator's REPORT line, as are the two below
+    duration_ms: float | None
     max_memory_mb: int | None
 
     @property
@@ -121,6 +124,9 @@ class Emulator:
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
                 body = response.read().decode(errors="replace")
+        except urllib.error.HTTPError as exc:  # the runtime died (e.g. the handler cannot load): no REPORT line
+            message = exc.read().decode(errors="replace")
+            return Invocation({"errorType": f"HTTP {exc.code}", "errorMessage": message}, None, None, None)
         except OSError as exc:
             raise EmulatorError(f"no answer from {self.url}: {exc}; logs: {self.logs.strip()[-2000:]}") from exc
         deadline = time.monotonic() + 10  # the REPORT line follows the answer
@@ -128,7 +134,9 @@ class Emulator:
             time.sleep(0.05)
         report = found[reports] if len(found) > reports else None
         answer = json.loads(body) if body else None
-        return Invocation(answer, float(report[1]) if report else None, int(report[2]) if report else None)
+        if report is None:
+            return Invocation(answer, None, None, None)
+        return Invocation(answer, report[0], float(report[1]), int(report[2]))
 
     def _listening(self) -> bool:
         with socket.socket() as probe:
@@ -147,10 +155,12 @@ def _rie_flags(port: int) -> list[str]:
 
 
 def on_host(handler: str, env: dict[str, str], cwd: Path = REPO) -> Emulator:
-    """aws-lambda-rie on this machine running the handler under this interpreter's awslambdaric."""
+    """aws-lambda-rie on this machine running the handler under this interpreter's awslambdaric.
+
+    The processes get this environment plus env."""
     port = free_port()
     command = [str(rie_binary()), *_rie_flags(port), sys.executable, "-m", "awslambdaric", handler]
-    return Emulator(command, env, port, cwd=cwd)
+    return Emulator(command, {**os.environ, **env}, port, cwd=cwd)
 
 
 def in_container(engine: str, image: str, memory_mb: int, env: dict[str, str]) -> Emulator:
