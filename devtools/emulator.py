@@ -32,7 +32,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 INVOCATIONS = "/2015-03-31/functions/function/invocations"
 _START_TIMEOUT_S = 60
-_REPORT = re.compile(r"^REPORT RequestId: (\S+)\s+.*?Duration: ([\d.]+) ms.*?Max Memory Used: (\d+) MB", re.MULTILINE)
+_REPORT = re.compile(r"^REPORT RequestId: (\S+)\s.*?(?<!Init )(?<!Billed )Duration: ([\d.]+) ms"
+                     r".*?Max Memory Used: (\d+) MB", re.MULTILINE)
 _INIT = re.compile(r"INIT REPORT\(durationMs: ([\d.]+)\)")
 
 
@@ -71,9 +72,10 @@ class Emulator:
     """One emulator process (or container) serving one function; logs collected as it runs."""
 
     def __init__(self, command: list[str], env: dict[str, str] | None, port: int,
-                 cwd: Path | None = None, stop: list[str] | None = None) -> None:
+                 cwd: Path | None = None, container: tuple[str, str] | None = None) -> None:
         self.url = f"http://127.0.0.1:{port}{INVOCATIONS}"
-        self._command, self._env, self._cwd, self._port, self._stop = command, env, cwd, port, stop
+        self.container = container  # (engine, name) when the emulator runs in a container
+        self._command, self._env, self._cwd, self._port = command, env, cwd, port
         self._lines: list[str] = []
         self._process: subprocess.Popen[str] | None = None
         self._reader: threading.Thread | None = None
@@ -104,8 +106,9 @@ class Emulator:
     def __exit__(self, *exc: object) -> None:
         if self._process is None:
             return
-        if self._stop:
-            subprocess.run(self._stop, capture_output=True, timeout=60, check=False)
+        if self.container:
+            subprocess.run([self.container[0], "rm", "-f", self.container[1]], capture_output=True, timeout=60,
+                           check=False)
         if self._process.poll() is None:
             self._process.terminate()
         try:
@@ -172,7 +175,20 @@ def in_container(engine: str, image: str, memory_mb: int, env: dict[str, str]) -
     command = [engine, "run", "--rm", "--name", name, "--init", "--read-only", "--tmpfs", "/tmp",
                "--memory", f"{memory_mb}m", "--network", "host",
                *(arg for key, value in settings.items() for arg in ("-e", f"{key}={value}")), image]
-    return Emulator(command, None, port, stop=[engine, "rm", "-f", name])
+    return Emulator(command, None, port, container=(engine, name))
+
+
+def container_peak_memory_mb(emulator: Emulator) -> float | None:
+    """The container's peak memory so far, from its cgroup (v1 or v2); None where the kernel keeps none."""
+    if emulator.container is None:
+        return None
+    engine, name = emulator.container
+    done = subprocess.run([engine, "exec", name, "cat", "/sys/fs/cgroup/memory/memory.max_usage_in_bytes"],
+                          capture_output=True, text=True, timeout=60, check=False)
+    if done.returncode != 0:
+        done = subprocess.run([engine, "exec", name, "cat", "/sys/fs/cgroup/memory.peak"],
+                              capture_output=True, text=True, timeout=60, check=False)
+    return int(done.stdout) / 2**20 if done.returncode == 0 and done.stdout.strip().isdigit() else None
 
 
 def template_function(logical_id: str, template: Path = REPO / "template.yaml") -> tuple[int, dict[str, str]]:

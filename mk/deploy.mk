@@ -161,3 +161,7 @@ lint: setup ## ruff and mypy, hadolint both Dockerfiles, cfn-lint and `sam valid
 .PHONY: lock
 lock: setup ## pin the sha256 of every wheel in requirements/*.txt for amd64 and arm64 (after changing a version)
 	$(PY) -m devtools.wheelhouse lock
+
+.PHONY: bench-containers
+bench-containers: build ## image sizes and the emulator's Init Duration/Duration per image, into docs/benchmarks.md [engine]
+	$(PY) -m bench.containers $(ENGINE)

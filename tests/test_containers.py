@@ -190,3 +190,13 @@ def test_video_lambda_strips_a_large_video_through_tmp_and_multipart(video_lambd
 
     own_write = video_lambda.invoke(s3_event(s3_record(bucket, key, after)))
     assert own_write.answer == {"outcomes": {"skipped-guard": 1}}
+
+
+def test_the_benchmark_section_is_replaced_and_kept_by_make_bench():
+    from bench.containers import SECTION, kept_section, with_section
+
+    page = "# Benchmarks\n\ntable\n"
+    once = with_section(page, f"{SECTION}\n\nfirst\n")
+    twice = with_section(once, f"{SECTION}\n\nsecond\n")
+    assert twice == "# Benchmarks\n\ntable\n\n## Containers\n\nsecond\n"
+    assert kept_section(twice) == f"{SECTION}\n\nsecond\n" and kept_section(page) == ""
