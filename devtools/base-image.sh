@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The one base both images build on, where no registry is reachable: Debian bookworm made with
-# `debootstrap --variant=minbase` from the mirror apt uses here, imported as ENGINE image NAME, and
+# `debootstrap --variant=minbase` from the mirror apt uses here, loaded as ENGINE image NAME, and
 # configured like the registry's debian:bookworm-slim (bookworm, -updates and -security sources; no
 # docs, man pages or apt caches in later installs). Does nothing when NAME already exists.
+# The root file system is loaded as a one-layer image archive rather than with `docker import`, whose
+# --platform dockerd 20.10 ignores: the image must say its architecture for arm64 builds to use it.
 #   devtools/base-image.sh docker|podman NAME amd64|arm64
 set -euo pipefail
 engine=$1 name=$2 arch=$3
@@ -57,5 +59,18 @@ APT
 $SUDO sh -c "rm -rf '$root'/var/lib/apt/lists/* '$root'/var/cache/apt/* '$root'/var/log/*.log \
     '$root'/usr/share/man/* '$root'/usr/share/info/* '$root'/usr/share/locale/*; \
     find '$root'/usr/share/doc -type f ! -name copyright -delete"
-$SUDO tar --numeric-owner -C "$root" -c . | "$engine" import --platform "linux/$arch" --change 'CMD ["bash"]' - "$name" >/dev/null
+archive=$(mktemp -d)
+trap '$SUDO rm -rf "$root" "$archive"' EXIT
+$SUDO tar --numeric-owner -C "$root" -cf "$archive/layer.tar" .
+diff_id=$(sha256sum "$archive/layer.tar" | cut -d' ' -f1)
+cat >"$archive/config.json" <<CONFIG
+{"architecture": "$arch", "os": "linux", "created": "$(date -u +%Y-%m-%dT%H:%M:%SZ)",
+ "config": {"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"], "Cmd": ["bash"]},
+ "rootfs": {"type": "layers", "diff_ids": ["sha256:$diff_id"]},
+ "history": [{"created_by": "debootstrap --variant=minbase bookworm (devtools/base-image.sh)"}]}
+CONFIG
+config_id=$(sha256sum "$archive/config.json" | cut -d' ' -f1)
+mv "$archive/config.json" "$archive/$config_id.json"
+printf '[{"Config": "%s.json", "RepoTags": ["%s"], "Layers": ["layer.tar"]}]' "$config_id" "$name" >"$archive/manifest.json"
+tar -C "$archive" -c manifest.json "$config_id.json" layer.tar | "$engine" load >/dev/null
 echo "base-image: $name ($("$engine" image inspect --format '{{.Size}}' "$name" | numfmt --to=iec) uncompressed)"
