@@ -1,4 +1,4 @@
-# Container images, local runs with the Runtime Interface Emulator, ECR push/promotion, lint.
+# Container images, local runs with the Runtime Interface Emulator, push/promotion (any registry or ECR), lint.
 # Which targets need Docker and which need AWS credentials: docs/deploy.md.
 
 # One platform per image (Lambda rejects multi-platform indexes); several, comma-separated, build
@@ -37,7 +37,7 @@ BUILD_ENV = $(if $(filter docker,$(notdir $(ENGINE))),DOCKER_BUILDKIT=$(shell { 
 # the engine has no bridge (dockerd --bridge=none, as in CI); published ports otherwise.
 DOCKER_NETWORK ?= $(shell $(ENGINE) network inspect bridge >/dev/null 2>&1 || echo host)
 
-# The one base both images build on. Empty: the debootstrapped Debian bookworm `make base` imports as
+# The one base both images build on. Empty: the debootstrapped Debian bookworm `make base` loads as
 # LOCAL_BASE-ARCH (no registry needed). In production: the registry's Debian pinned by digest,
 # BASE=debian:bookworm-slim@sha256:<digest of its multi-platform index>.
 BASE ?=
@@ -89,7 +89,7 @@ endef
 .PHONY: base build-image build-video build run-image run-video invoke-image invoke-video push promote \
 	notification-config lint
 
-base: ## import the debootstrapped Debian bookworm base for PLATFORM once (only when missing) [engine, root]
+base: ## make the debootstrapped Debian bookworm base for PLATFORM once (only when missing) [engine, root]
 	@$(if $(BASE),echo "BASE=$(BASE) given: no local base needed",\
 		for arch in $(ARCHS); do devtools/base-image.sh $(ENGINE) $(LOCAL_BASE)-$$arch $$arch || exit 1; done)
 

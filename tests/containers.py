@@ -30,9 +30,9 @@ def engine_or_skip() -> str:
     return name
 
 
-def make(engine: str, *args: str, timeout: float = 3600) -> subprocess.CompletedProcess[str]:
-    """`make ARGS` for amd64 with this engine, output captured."""
-    return subprocess.run(["make", "--no-print-directory", *args, f"PLATFORM=linux/{ARCH}", f"CONTAINER_ENGINE={engine}"],
+def make(engine: str, *args: str, arch: str = ARCH, timeout: float = 3600) -> subprocess.CompletedProcess[str]:
+    """`make ARGS` for arch (default amd64) with this engine, output captured."""
+    return subprocess.run(["make", "--no-print-directory", *args, f"PLATFORM=linux/{arch}", f"CONTAINER_ENGINE={engine}"],
                           cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False,
                           stdin=subprocess.DEVNULL)
 

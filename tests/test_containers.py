@@ -14,7 +14,7 @@ from pathlib import Path
 
 import corpus
 import pytest
-from containers import built_images, engine_or_skip
+from containers import built_images, engine_or_skip, make
 from dockerfiles import REPO
 from judge import leaks_in_file
 from packaging.utils import canonicalize_name
@@ -75,6 +75,18 @@ def image_lambda(engine, images, s3_env):
 def video_lambda(engine, images, s3_env):
     with _emulator(engine, images["video"], "video", s3_env) as emulator:
         yield emulator
+
+
+def _arm64_emulation_problem() -> str | None:
+    """Why arm64 binaries cannot run here (None when QEMU is registered with binfmt's fix-binary flag)."""
+    entry = Path("/proc/sys/fs/binfmt_misc/qemu-aarch64")
+    if not entry.exists():
+        return "no qemu-aarch64 binfmt entry (Debian: qemu-user-static; devtools/ci-services.sh registers it)"
+    text = entry.read_text()
+    if not text.startswith("enabled") or "F" not in next((line for line in text.splitlines()
+                                                          if line.startswith("flags:")), ""):
+        return "the qemu-aarch64 binfmt entry is disabled or lacks the fix-binary flag (F)"
+    return None
 
 
 @pytest.mark.parametrize("kind", sorted(FUNCTIONS))
@@ -200,3 +212,20 @@ def test_the_benchmark_section_is_replaced_and_kept_by_make_bench():
     twice = with_section(once, f"{SECTION}\n\nsecond\n")
     assert twice == "# Benchmarks\n\ntable\n\n## Containers\n\nsecond\n"
     assert kept_section(twice) == f"{SECTION}\n\nsecond\n" and kept_section(page) == ""
+
+
+def test_arm64_images_build_and_answer_under_the_emulator(engine, s3_env):
+    """linux/arm64 where QEMU user emulation can run it: built from the arm64 base, run as Lambda runs it."""
+    problem = _arm64_emulation_problem()
+    if problem:
+        pytest.skip(f"arm64 not built: {problem}")
+    done = make(engine, "build", arch="arm64")
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    for kind in FUNCTIONS:
+        image = f"mediascrub-{kind}:arm64"
+        inspected = subprocess.run([engine, "image", "inspect", "--format", "{{.Architecture}}", image],
+                                   capture_output=True, text=True, timeout=60, check=True)
+        assert inspected.stdout.strip() == "arm64"
+        with _emulator(engine, image, kind, s3_env) as emulator:
+            test_event = {"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "media"}
+            assert emulator.invoke(test_event).answer == {"outcomes": {}}
