@@ -60,9 +60,10 @@ def images(engine: str) -> dict[str, str]:
     return built_images(engine)
 
 
-def _emulator(engine: str, image: str, kind: str, s3_env: dict[str, str], **overrides: str) -> Emulator:
+def _emulator(engine: str, image: str, kind: str, s3_env: dict[str, str]) -> Emulator:
+    """The image as Lambda runs it: the template's MemorySize and environment, S3 = the tests' server."""
     memory_mb, environment = template_function(FUNCTIONS[kind][1])
-    return in_container(engine, image, memory_mb, {**environment, **s3_env, **overrides})
+    return in_container(engine, image, memory_mb, {**environment, **s3_env})
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +110,7 @@ def test_each_image_holds_exactly_its_package_shared_and_its_pins(engine, images
     assert found["docs"] == 0  # only the copyright files Debian requires
     has_ffmpeg = bool(tools["ffmpeg"] and tools["ffprobe"])
     assert has_ffmpeg == (kind == "video")
-    assert ("pillow==13.0.0" in {i.lower() for i in installed}) == (kind == "image")
+    assert ("pillow" in {pin.split("==")[0] for pin in installed}) == (kind == "image")
 
 
 def test_video_image_runs_debians_ffmpeg_5_1(engine, images):
