@@ -54,7 +54,7 @@ bench: setup ## run the benchmarks and write docs/benchmarks.md
 	$(PY) -m bench
 
 .PHONY: clean
-clean: ## remove the virtual environment and caches
-	rm -rf $(VENV) $(SAM_VENV) .pytest_cache .hypothesis *.egg-info
+clean: ## remove the virtual environments, caches and build/ (the staged wheelhouses and emulator)
+	rm -rf $(VENV) $(SAM_VENV) .pytest_cache .hypothesis *.egg-info build
 
 -include mk/*.mk

@@ -9,6 +9,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.containers import kept_section
+
 TOPICS = ("images", "heif", "video", "pipeline", "backfill")
 COLUMNS = ("case", "method", "MB/s", "seconds", "peak MB", "notes")
 OUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
@@ -52,9 +54,11 @@ def main(topics: list[str]) -> int:
     table = _table(rows)
     print(table)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    containers = kept_section(OUT.read_text()) if OUT.exists() else ""  # `make bench-containers` writes it
     OUT.write_text(f"# Benchmarks\n\nWritten by `make bench` on {stamp}.\n\nMachine: {_machine()}\n\n"
                    f"MB/s is input megabytes (10^6 bytes) per second; peak MB is the peak resident memory the "
-                   f"operation added, measured in a fresh process.\n\n{table}\n")
+                   f"operation added, measured in a fresh process.\n\n{table}\n"
+                   + (f"\n{containers.rstrip()}\n" if containers else ""))
     print(f"\nwritten to {OUT}", file=sys.stderr)
     return 0
 

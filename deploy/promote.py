@@ -7,9 +7,8 @@ Within one registry (account + region) ECR retags without moving any layer: `bat
 returns the manifest and its media type, `put_image` stores the same bytes under the new tag, so the
 digest, and what Lambda runs, cannot change. The digest is printed; deploy with REPOSITORY@DIGEST.
 
-Another repository, account or region needs the layers copied too; a registry-to-registry copy by
-digest does that without rebuilding or pulling a mutable tag (see docs/deploy.md):
-    docker buildx imagetools create --tag DEST_REPO_URI:TAG SRC_REPO_URI@sha256:DIGEST
+Another repository, account or region needs the layers copied too: `python -m deploy.oci promote`
+copies by digest with skopeo, without rebuilding or pulling a mutable tag (see docs/deploy.md).
 """
 from __future__ import annotations
 

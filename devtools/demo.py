@@ -3,13 +3,14 @@
 Starts the local S3 server (SeaweedFS `weed mini` on 127.0.0.1), creates a versioned bucket, uploads
 sample media with real-looking sensitive metadata (generated here, or your own with FILES=...), and
 sends each upload through the path production uses: an S3 event record built as S3 builds it,
-routed by the suffix table, handled by the image or video Lambda running under the Lambda runtime
-interface client (`python -m awslambdaric`, as in the containers) against a local Runtime API. Then
-the same events again, to show the loop guard skip them. Before any of that, the bucket is pre-filled
-under before-mediascrub/ with a few hundred copies of the samples, uploaded with no events, as if
-they had been there before mediascrub was deployed; afterwards `python -m shared.backfill` strips
-them (docs/backfill.md). Prints a table, writes an HTML report, and exits non-zero if any file still
-leaks or failed. Nothing is left running.
+routed by the suffix table, handled by the image or video Lambda running as in its container: the
+Lambda runtime interface client (`python -m awslambdaric`) under AWS's Runtime Interface Emulator
+(`aws-lambda-rie` from the pinned SAM CLI wheel, run on this machine). Then the same events again, to
+show the loop guard skip them. Before any of that, the bucket is pre-filled under before-mediascrub/
+with a few hundred copies of the samples, uploaded with no events, as if they had been there before
+mediascrub was deployed; afterwards `python -m shared.backfill` strips them (docs/backfill.md). Prints
+a table, writes an HTML report, and exits non-zero if any file still leaks or failed. Nothing is left
+running.
 
     python -m devtools.demo [--files A B ...] [--bucket NAME] [--report demo-report.html]
 
@@ -81,20 +82,25 @@ def _records_from_logs(logs: str) -> dict[str, dict]:
 
 
 def invoke(kind: str, events: list[dict], env: dict[str, str]) -> dict[str, dict]:
-    """Run one function's handler under awslambdaric for `events`; its per-record reports by key."""
-    from devtools.runtime_api import run_handler
+    """Invoke one function's handler under the emulator once per event; its per-record reports by key."""
+    from devtools.emulator import EmulatorError, on_host
 
-    run = run_handler(HANDLERS[kind], events, env=env, timeout=600)
-    if run.init_error:
-        raise SystemExit(f"the {kind} Lambda failed to start: {run.init_error.body}")
-    return _records_from_logs(run.logs)
+    try:
+        with on_host(HANDLERS[kind], env) as emulator:
+            for event in events:
+                answer = emulator.invoke(event, timeout=600).answer
+                if isinstance(answer, dict) and str(answer.get("errorType", "")).startswith(("Runtime.", "HTTP ")):
+                    raise SystemExit(f"the {kind} Lambda failed to start: {answer}")
+    except EmulatorError as exc:
+        raise SystemExit(f"the {kind} Lambda did not run: {exc}") from None
+    return _records_from_logs(emulator.logs)
 
 
 def _invoke_all(events: dict[str, list[dict]], env: dict[str, str]) -> dict[str, dict]:
     results: dict[str, dict] = {}
     for kind, batch in events.items():
         if batch:
-            say(f"    {len(batch)} event(s) -> {HANDLERS[kind]} under awslambdaric")
+            say(f"    {len(batch)} event(s) -> {HANDLERS[kind]} under aws-lambda-rie and awslambdaric")
             results |= invoke(kind, batch, env)
     return results
 

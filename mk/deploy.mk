@@ -1,4 +1,4 @@
-# Container images, local runs with the Runtime Interface Emulator, ECR push/promotion, lint.
+# Container images, local runs with the Runtime Interface Emulator, push/promotion (any registry or ECR), lint.
 # Which targets need Docker and which need AWS credentials: docs/deploy.md.
 
 # One platform per image (Lambda rejects multi-platform indexes); several, comma-separated, build
@@ -18,7 +18,6 @@ S3_ENDPOINT ?=
 AWS_REGION ?=
 REGION_FLAG = $(if $(AWS_REGION),--region $(AWS_REGION))
 ECR = $(PY) -m deploy.registry $(REGION_FLAG)
-DOCKER_NETWORK ?=
 FORWARD_ENV := AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN GUARD SOURCE_PREFIX \
 	DEST_PREFIX DEST_BUCKET DELETE_ORIGINAL_VERSION MAX_IMAGE_MB MULTIPART_PART_MB ORIENTATION MAX_PIXELS
 
@@ -27,48 +26,86 @@ KEY ?=
 IMAGE_FUNCTION_ARN ?= arn:aws:lambda:$(or $(AWS_REGION),us-east-1):123456789012:function:mediascrub-image
 VIDEO_FUNCTION_ARN ?= arn:aws:lambda:$(or $(AWS_REGION),us-east-1):123456789012:function:mediascrub-video
 
-# Base images pinned by digest: `make pin-bases` writes docker/base-digests.mk (IMAGE_BASE_DIGEST,
-# VIDEO_BASE_DIGEST); without it the Dockerfiles' tags are used, with a warning.
--include docker/base-digests.mk
-IMAGE_BASE_DIGEST ?=
-VIDEO_BASE_DIGEST ?=
+# The container engine: docker or podman, whichever is installed (CONTAINER_ENGINE= overrides).
+CONTAINER_ENGINE ?= $(shell command -v docker >/dev/null 2>&1 && echo docker || { command -v podman >/dev/null 2>&1 && echo podman; })
+ENGINE = $(or $(CONTAINER_ENGINE),$(error no container engine found: install docker or podman, or set CONTAINER_ENGINE=))
+# BuildKit where the docker client has it (buildx, or a client before 23 with BuildKit built in);
+# otherwise the classic builder, which builds these Dockerfiles the same.
+BUILD_ENV = $(if $(filter docker,$(notdir $(ENGINE))),DOCKER_BUILDKIT=$(shell { $(ENGINE) buildx version || \
+	$(ENGINE) version --format '{{.Client.Version}}' | grep -qE '^(1[0-9]|2[0-2])\.'; } >/dev/null 2>&1 && echo 1 || echo 0))
+# Containers reach the host (the local S3 server, a registry on 127.0.0.1) through host networking where
+# the engine has no bridge (dockerd --bridge=none, as in CI); published ports otherwise.
+DOCKER_NETWORK ?= $(shell $(ENGINE) network inspect bridge >/dev/null 2>&1 || echo host)
 
-# $(call buildx,image|video,OUTPUT_FLAG,TAG_PREFIX): build Dockerfile.<kind> once per platform.
-define buildx
-	@$(if $($(call upper,$(1))_BASE_DIGEST),,echo "warning: $(1) base image not pinned by digest (run make pin-bases)";) \
-	for platform in $(PLATFORMS); do \
-		arch=$${platform#*/}; \
-		echo "building $(3)$(NAME_PREFIX)$(1):$(4)$$arch for $$platform"; \
-		docker buildx build --platform $$platform --provenance=false --sbom=false $(2) \
-			$(if $($(call upper,$(1))_BASE_DIGEST),--build-arg BASE_DIGEST=$($(call upper,$(1))_BASE_DIGEST)) \
-			-f Dockerfile.$(1) -t $(3)$(NAME_PREFIX)$(1):$(4)$$arch . || exit 1; \
+# The one base both images build on. Empty: the debootstrapped Debian bookworm `make base` loads as
+# LOCAL_BASE-ARCH (no registry needed). In production: the registry's Debian pinned by digest,
+# BASE=debian:bookworm-slim@sha256:<digest of its multi-platform index>.
+BASE ?=
+LOCAL_BASE := mediascrub-base:bookworm
+ARCHS = $(foreach platform,$(PLATFORMS),$(lastword $(subst /, ,$(platform))))
+RIE_DIR = $(SAM_VENV)/lib/python3*/site-packages/samcli/local/rapid
+machine = $(if $(filter arm64,$(1)),arm64,x86_64)
+
+# What the builds copy, staged in build/ on the host: the emulator of the pinned SAM CLI and the
+# hash-checked wheelhouse per image and architecture (python -m devtools.wheelhouse).
+build/%/aws-lambda-rie: $(SAM_VENV)/.installed
+	mkdir -p $(@D) && install -m 0755 $(RIE_DIR)/aws-lambda-rie-$(call machine,$*) $@
+
+build/%/wheels-image/.hashed: requirements/image.txt $(VENV)/.installed
+	rm -rf $(@D) && $(PY) -m devtools.wheelhouse download image $* $(@D) && touch $@
+
+build/%/wheels-video/.hashed: requirements/video.txt $(VENV)/.installed
+	rm -rf $(@D) && $(PY) -m devtools.wheelhouse download video $* $(@D) && touch $@
+
+build/pip/pip.whl: requirements/pip.txt $(VENV)/.installed
+	rm -rf $(@D) && $(PY) -m devtools.wheelhouse download pip amd64 $(@D) && mv $(@D)/pip-*.whl $@
+
+# $(call stage,image|video): everything build/ must hold to build that image for ARCHS.
+stage = build/pip/pip.whl $(foreach arch,$(ARCHS),build/$(arch)/aws-lambda-rie build/$(arch)/wheels-$(1)/.hashed)
+
+# $(call build,image|video): build Dockerfile.<kind> once per architecture, tagged NAME_PREFIX<kind>:ARCH.
+define build
+	@for arch in $(ARCHS); do \
+		echo "building $(NAME_PREFIX)$(1):$$arch"; \
+		$(BUILD_ENV) $(ENGINE) build --platform linux/$$arch --build-arg ARCH=$$arch $(if $(DOCKER_NETWORK),--network $(DOCKER_NETWORK)) \
+			--build-arg BASE=$(or $(BASE),$(LOCAL_BASE)-$$arch) \
+			-f Dockerfile.$(1) -t $(NAME_PREFIX)$(1):$$arch . || exit 1; \
 	done
 endef
-upper = $(if $(filter image,$(1)),IMAGE,VIDEO)
 
-# $(call run,image|video): the container with the emulator on PORT, S3 wherever S3_ENDPOINT says.
+# The template's memory for each function: `make run-*` limits the container to it, as Lambda does.
+memory_of = $(shell awk '/^  $(1)Function:/{found=1} found && /MemorySize:/{print $$2; exit}' template.yaml)
+
+# $(call run,image|video): the container as Lambda runs it (non-root, read-only root, writable /tmp,
+# the template's memory), the emulator answering on PORT, S3 wherever S3_ENDPOINT says.
 define run
-	docker run --rm --init $(if $(DOCKER_NETWORK),--network $(DOCKER_NETWORK),-p $(PORT):8080) \
+	$(ENGINE) run --rm --init --read-only --tmpfs /tmp --memory $(call memory_of,$(2))m \
+		-e AWS_LAMBDA_FUNCTION_MEMORY_SIZE=$(call memory_of,$(2)) \
+		$(if $(DOCKER_NETWORK),--network $(DOCKER_NETWORK) -e RIE_ADDRESS=0.0.0.0:$(PORT) -e RIE_RUNTIME_API_ADDRESS=127.0.0.1:$(shell expr $(PORT) + 1),-p $(PORT):8080) \
 		-e AWS_REGION=$(or $(AWS_REGION),us-east-1) $(if $(S3_ENDPOINT),-e AWS_ENDPOINT_URL_S3=$(S3_ENDPOINT)) \
 		$(foreach name,$(FORWARD_ENV),-e $(name)) $(NAME_PREFIX)$(1):$(RUN_ARCH)
 endef
 
-.PHONY: build-image build-video build run-image run-video invoke-image invoke-video push promote \
-	notification-config lint pin-bases
+.PHONY: base build-image build-video build run-image run-video invoke-image invoke-video push promote \
+	notification-config lint
 
-build-image: ## build the image Lambda for PLATFORM (default: this machine's) [Docker]
-	$(call buildx,image,--load,,)
+base: ## make the debootstrapped Debian bookworm base for PLATFORM once (only when missing) [engine, root]
+	@$(if $(BASE),echo "BASE=$(BASE) given: no local base needed",\
+		for arch in $(ARCHS); do devtools/base-image.sh $(ENGINE) $(LOCAL_BASE)-$$arch $$arch || exit 1; done)
 
-build-video: ## build the video Lambda for PLATFORM (linux/amd64,linux/arm64 for both) [Docker]
-	$(call buildx,video,--load,,)
+build-image: base $(call stage,image) ## build the image Lambda for PLATFORM (default: this machine's) [engine]
+	$(call build,image)
 
-build: build-image build-video ## build both images for PLATFORM [Docker]
+build-video: base $(call stage,video) ## build the video Lambda for PLATFORM (linux/amd64,linux/arm64 for both) [engine]
+	$(call build,video)
 
-run-image: ## run the image Lambda with the emulator on PORT=9000, S3 at S3_ENDPOINT= (default AWS) [Docker]
-	$(call run,image)
+build: build-image build-video ## build both images for PLATFORM [engine]
 
-run-video: ## run the video Lambda with the emulator on PORT=9000, S3 at S3_ENDPOINT= (default AWS) [Docker]
-	$(call run,video)
+run-image: ## run the image Lambda with the emulator on PORT=9000, S3 at S3_ENDPOINT= (default AWS) [engine]
+	$(call run,image,Image)
+
+run-video: ## run the video Lambda with the emulator on PORT=9000, S3 at S3_ENDPOINT= (default AWS) [engine]
+	$(call run,video,Video)
 
 # $(call invoke,DEFAULT_KEY): POST an S3 event to the emulator of the running container.
 define invoke
@@ -82,27 +119,31 @@ invoke-image: setup ## POST an S3 event for BUCKET= KEY= to the running image co
 invoke-video: setup ## POST an S3 event for BUCKET= KEY= to the running video container, print the answer
 	$(call invoke,sample.mp4)
 
-push: setup ## push both images for PLATFORM to ECR tagged GITSHA-ARCH, print the digests [Docker, AWS]
-	$(eval REGISTRY := $(shell $(ECR) uri))
-	@test -n "$(REGISTRY)" || { echo "push: no ECR registry found (AWS credentials? AWS_REGION?)"; exit 1; }
-	@$(ECR) password | docker login --username AWS --password-stdin $(REGISTRY)
-	@for kind in image video; do $(ECR) ensure-repo $(NAME_PREFIX)$$kind >/dev/null || exit 1; done
-	$(call buildx,image,--push,$(REGISTRY)/,$(GIT_SHA)-)
-	$(call buildx,video,--push,$(REGISTRY)/,$(GIT_SHA)-)
-	@echo "deploy these (by digest):"; for kind in image video; do for platform in $(PLATFORMS); do \
-		echo "  $$kind $${platform#*/}: $$($(ECR) digest $(NAME_PREFIX)$$kind $(GIT_SHA)-$${platform#*/})" || exit 1; \
+# Where `make push` and `make promote` go: REGISTRY= (any registry, e.g. 127.0.0.1:5000), ECR otherwise.
+REGISTRY ?=
+OCI = $(PY) -m deploy.oci
+
+push: setup build ## build, then push both images for PLATFORM tagged GITSHA-ARCH to REGISTRY= (default: ECR), print the digests [engine]
+	$(eval PUSH_TO := $(or $(REGISTRY),$(shell $(ECR) uri)))
+	@test -n "$(PUSH_TO)" || { echo "push: no REGISTRY= and no ECR registry found (AWS credentials? AWS_REGION?)"; exit 1; }
+	@$(if $(REGISTRY),,$(ECR) password | $(ENGINE) login --username AWS --password-stdin $(PUSH_TO) && \
+		for kind in image video; do $(ECR) ensure-repo $(NAME_PREFIX)$$kind >/dev/null || exit 1; done)
+	@echo "deploy these (by digest):"; for kind in image video; do for arch in $(ARCHS); do \
+		target=$(PUSH_TO)/$(NAME_PREFIX)$$kind:$(GIT_SHA)-$$arch; \
+		$(ENGINE) tag $(NAME_PREFIX)$$kind:$$arch $$target && $(ENGINE) push -q $$target >/dev/null || exit 1; \
+		digest=$$($(if $(REGISTRY),$(OCI) digest $$target,$(ECR) digest $(NAME_PREFIX)$$kind $(GIT_SHA)-$$arch)) || exit 1; \
+		echo "  $$kind $$arch: $$digest"; \
 	done; done
 
-promote: setup ## retag both pushed images by digest, FROM_TAG= to TO_TAG= (TO_REGISTRY= copies) [AWS]
-	@test -n "$(FROM_TAG)" -a -n "$(TO_TAG)" || { echo "usage: make promote FROM_TAG=<sha>-<arch> TO_TAG=prod-<arch> [TO_REGISTRY=host]"; exit 2; }
+promote: setup ## retag both pushed images by digest, FROM_TAG= to TO_TAG= in REGISTRY= (default: ECR); TO_REGISTRY= copies
+	@test -n "$(FROM_TAG)" -a -n "$(TO_TAG)" || { echo "usage: make promote FROM_TAG=<sha>-<arch> TO_TAG=prod-<arch> [REGISTRY=host] [TO_REGISTRY=host]"; exit 2; }
 	@for kind in image video; do \
 		repo=$(NAME_PREFIX)$$kind; \
-		if [ -z "$(TO_REGISTRY)" ]; then \
+		if [ -z "$(REGISTRY)$(TO_REGISTRY)" ]; then \
 			$(PY) -m deploy.promote $(REGION_FLAG) --repository $$repo --from-tag $(FROM_TAG) --to-tag $(TO_TAG) || exit 1; \
 		else \
-			source=$$($(ECR) digest $$repo $(FROM_TAG)) || exit 1; \
-			docker buildx imagetools create --tag $(TO_REGISTRY)/$$repo:$(TO_TAG) $$source || exit 1; \
-			echo "$$source -> $(TO_REGISTRY)/$$repo:$(TO_TAG)"; \
+			source=$(or $(REGISTRY),$$($(ECR) uri))/$$repo:$(FROM_TAG); \
+			$(OCI) promote $$source $(or $(TO_REGISTRY),$(REGISTRY))/$$repo:$(TO_TAG) || exit 1; \
 		fi; \
 	done
 
@@ -117,12 +158,10 @@ lint: setup ## ruff and mypy, hadolint both Dockerfiles, cfn-lint and `sam valid
 	$(VENV)/bin/cfn-lint template.yaml
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --template-file template.yaml --region $(or $(AWS_REGION),us-east-1)
 
-pin-bases: ## look up the base images' current digests and record them in docker/base-digests.mk [Docker]
-	@tmp=docker/base-digests.mk.tmp; trap 'rm -f '$$tmp EXIT; \
-	{ echo "# Written by make pin-bases: the digests the Dockerfiles' base tags resolved to."; \
-	for kind in image video; do \
-		base=$$(grep -oP '^FROM \K[^$$ ]+(?=\$$\{BASE_DIGEST)' Dockerfile.$$kind) && \
-		digest=$$(docker buildx imagetools inspect $$base --format '{{.Manifest.Digest}}') && \
-		test -n "$$digest" || exit 1; \
-		echo "$$(echo $$kind | tr a-z A-Z)_BASE_DIGEST := $$digest  # $$base"; \
-	done; } > $$tmp && mv $$tmp docker/base-digests.mk && cat docker/base-digests.mk
+.PHONY: lock
+lock: setup ## pin the sha256 of every wheel in requirements/*.txt for amd64 and arm64 (after changing a version)
+	$(PY) -m devtools.wheelhouse lock
+
+.PHONY: bench-containers
+bench-containers: build ## image sizes and the emulator's Init Duration/Duration per image, into docs/benchmarks.md [engine]
+	$(PY) -m bench.containers $(ENGINE)

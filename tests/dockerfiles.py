@@ -43,6 +43,13 @@ class Dockerfile:
     def final(self) -> list[Instruction]:
         return self.stages[-1]
 
+    def stage(self, name: str) -> Dockerfile:
+        """This Dockerfile seen up to the build stage `FROM ... AS name`, which becomes its final stage."""
+        for index, stage in enumerate(self.stages):
+            if stage[0].args.lower().endswith(f" as {name.lower()}"):
+                return Dockerfile(self.path, self.instructions, self.stages[:index + 1])
+        raise AssertionError(f"{self.path.name}: no stage named {name}")
+
     def all(self, name: str) -> list[Instruction]:
         return [i for i in self.final if i.name == name]
 

@@ -163,16 +163,16 @@ def test_unreadable_invocations_answer_every_task(capsys):
 
 
 def test_the_runtime_client_returns_the_response_as_the_container_does(s3, bucket, s3_env):
-    """The image handler under `python -m awslambdaric` (the containers' entry point) answers a Batch
-    Operations invocation with its response shape as the invocation's result."""
-    from devtools.runtime_api import run_handler
+    """The image handler under `python -m awslambdaric` (the containers' entry point), run by AWS's Runtime
+    Interface Emulator, answers a Batch Operations invocation with its response shape as the result."""
+    from devtools.emulator import on_host
 
     uploaded(s3, bucket, "café photo.jpg", DIRTY_JPEG)
     event = batch_event(batch_task(bucket, "café photo.jpg", schema="1.0"), schema="1.0")
-    run = run_handler("images.handler.lambda_handler", [event], env={**s3_env, "GUARD": "tag"}, timeout=120)
-    (outcome,) = run.outcomes
-    assert outcome.ok, run.logs
-    assert outcome.body == {"invocationSchemaVersion": "1.0", "treatMissingKeysAs": "PermanentFailure",
+    with on_host("images.handler.lambda_handler", {**s3_env, "GUARD": "tag"}) as emulator:
+        outcome = emulator.invoke(event, timeout=120)
+    assert not outcome.failed, emulator.logs
+    assert outcome.answer == {"invocationSchemaVersion": "1.0", "treatMissingKeysAs": "PermanentFailure",
                             "invocationId": event["invocationId"], "results": [
                                 {"taskId": event["tasks"][0]["taskId"], "resultCode": "Succeeded",
                                  "resultString": "stripped"}]}

@@ -1,4 +1,4 @@
-"""The two Dockerfiles, checked without Docker (there is no engine here or in CI).
+"""The two Dockerfiles, checked without a container engine (tests/test_containers.py builds and runs them).
 
 Each image must ship exactly what its handler needs: the handler is imported and cold-started for
 real in a subprocess that sees only what the Dockerfile copies and the distributions its requirements
@@ -29,10 +29,7 @@ class Image:
     dockerfile: str
     requirements: str
     package: str
-    base: str  # pattern of the final FROM
-    runtime: frozenset[str]  # distributions the entry point needs besides the handler's imports
     never: frozenset[str]  # what this image must not ship
-    extra_copies: frozenset[str] = frozenset()
 
     @property
     def handler(self) -> str:
@@ -40,16 +37,12 @@ class Image:
 
 
 IMAGES = {
-    "image": Image("Dockerfile.image", "requirements/image.txt", "images",
-                   base=r"public\.ecr\.aws/lambda/python:3\.1[3-9]",
-                   runtime=frozenset(), never=frozenset({"ffmpeg-python", "awslambdaric"})),
-    "video": Image("Dockerfile.video", "requirements/video.txt", "video",
-                   base=r"python:3\.1[3-9]-slim-bookworm",
-                   runtime=frozenset({"awslambdaric"}), never=frozenset({"pillow", "pillow-heif"}),
-                   extra_copies=frozenset({"docker/video-entry.sh"})),
+    "image": Image("Dockerfile.image", "requirements/image.txt", "images", never=frozenset({"ffmpeg-python"})),
+    "video": Image("Dockerfile.video", "requirements/video.txt", "video", never=frozenset({"pillow", "pillow-heif"})),
 }
 IMAGES_PACKAGES = ("shared", "images", "video")  # the project's own packages
-PINNED_BY_DIGEST_ARG = r"\$\{BASE_DIGEST:\+@\}\$\{BASE_DIGEST\}"
+RUNTIME = frozenset({"awslambdaric"})  # what the entry point runs besides the handler's imports
+ENTRY_COPIES = {"docker/lambda-entry.sh", "build/${ARCH}/aws-lambda-rie"}  # the entry script and the emulator
 
 # Runs with `python -S` from a directory holding only what the Dockerfile copies, with the pinned
 # distributions on sys.path: imports the handler, runs its cold start (an s3:TestEvent needs no S3)
@@ -79,13 +72,16 @@ print(json.dumps({"callable": callable(handler), "result": result, "loaded": loa
 def _pins(image: Image) -> tuple[set[str], set[str]]:
     """(direct, transitive) pinned names: the pins before the first comment that follows a pin are direct."""
     sections: list[set[str]] = [set()]
-    for line in (REPO / image.requirements).read_text().splitlines():
+    text = (REPO / image.requirements).read_text().replace("\\\n", " ")
+    for line in text.splitlines():
         line = line.strip()
         if line.startswith("#"):
             if sections[-1]:
                 sections.append(set())
         elif line:
-            requirement = Requirement(line)
+            pin, *hashes = line.split(" --hash=")
+            assert hashes and all(h.strip().startswith("sha256:") for h in hashes), f"{pin}: pin its hashes (make lock)"
+            requirement = Requirement(pin)
             assert str(requirement.specifier).startswith("=="), f"{line}: pin an exact version"
             sections[-1].add(canonicalize_name(requirement.name))
     return sections[0], set().union(*sections[1:])
@@ -178,7 +174,9 @@ def test_cmd_is_the_handler_which_imports_and_is_callable(image, dockerfile, pro
 
 def test_copies_exactly_shared_and_its_own_package(image, dockerfile, probe):
     sources = {source.rstrip("/") for source, _ in dockerfile.copies()}
-    assert sources == {image.requirements, "shared", image.package} | image.extra_copies
+    assert sources == {"shared", image.package} | ENTRY_COPIES
+    packages = {source.rstrip("/") for source, _ in dockerfile.stage("packages").copies()}
+    assert packages == {"build/pip", f"build/${{ARCH}}/wheels-{image.dockerfile.split('.')[-1]}", image.requirements}
     loaded_project = {name: origin for name, origin in probe["loaded"].items() if name in IMAGES_PACKAGES}
     assert set(loaded_project) == {"shared", image.package}
     outside = {name: origin for name, origin in loaded_project.items() if not origin.startswith(probe["task_root"])}
@@ -188,7 +186,7 @@ def test_copies_exactly_shared_and_its_own_package(image, dockerfile, probe):
 def test_installs_exactly_what_the_handler_imports(image, probe):
     direct, transitive = _pins(image)
     imported = _imported_by_name(["shared", image.package])
-    assert direct == imported | image.runtime, "direct pins must be what the shipped code imports"
+    assert direct == imported | RUNTIME, "direct pins must be what the shipped code imports"
     loaded = {probe["owners"].get(name, name) for name, origin in probe["loaded"].items()
               if origin and not origin.startswith(probe["task_root"] + "/" + image.package)
               and not origin.startswith(probe["task_root"] + "/shared")}
@@ -211,33 +209,35 @@ def test_video_ffmpeg_is_the_build_the_tests_use():
     assert f"ffmpeg=7:{major_minor}.*" in runs
 
 
-def test_base_image_is_a_tag_pinned_by_a_digest_argument(image, dockerfile):
-    base = dockerfile.final[0].args
-    assert re.fullmatch(image.base + PINNED_BY_DIGEST_ARG, base), base
+def test_both_images_share_one_base_and_its_python_layer(dockerfile):
+    """FROM ${BASE}: the local debootstrapped Debian by default, the registry's pinned by digest in production."""
     global_args = [i.args for i in dockerfile.instructions[:dockerfile.instructions.index(dockerfile.stages[0][0])]
                    if i.name == "ARG"]
-    assert "BASE_DIGEST=" in global_args  # empty: build by tag until `make pin-bases` records a digest
+    assert global_args == ["BASE=mediascrub-base:bookworm-amd64"]
+    python = Dockerfile.read("Dockerfile.image").stage("python").final
+    assert dockerfile.stage("python").final == python
+    assert python[0].args == "${BASE} AS python"
+    assert dockerfile.final[0].args == "python"
+    assert not any(re.search(r"^\s*#\s*syntax\s*=", line) for line in dockerfile.path.read_text().splitlines())
 
 
-def test_pip_installs_the_copied_requirements_without_resolving(image, dockerfile):
-    destination = dict(dockerfile.copies())[image.requirements]
-    pip = [run for run in dockerfile.run_commands() if "pip install" in run]
-    assert len(pip) == 1
-    assert f"-r {destination}" in pip[0]
-    assert "--no-deps" in pip[0] and "--only-binary=:all:" in pip[0]
+def test_pip_installs_the_hashed_wheelhouse_without_network_or_resolving(image, dockerfile):
+    packages = dockerfile.stage("packages")
+    destination = dict(packages.copies())[image.requirements]
+    (pip,) = [run for run in packages.run_commands() if "pip install" in run]
+    assert f"-r {destination}" in pip
+    assert all(flag in pip for flag in ("--no-index", "--require-hashes", "--no-deps"))
+    assert not [run for run in dockerfile.run_commands() if "pip" in run]  # pip never reaches the image
 
 
-def test_video_entry_point_starts_the_runtime_client_behind_the_emulator():
-    video = Dockerfile.read("Dockerfile.video")
-    entrypoint = video.one("ENTRYPOINT").words()
-    assert entrypoint == ["/usr/local/bin/video-entry.sh"]
-    assert dict(video.copies())["docker/video-entry.sh"] == entrypoint[0]
-    rie = {stage[0].args: " ".join(i.args for i in stage[1:]) for stage in video.stages[:-1]}
-    assert "aws-lambda-rie-x86_64" in rie["scratch AS rie-amd64"]
-    assert "aws-lambda-rie-arm64" in rie["scratch AS rie-arm64"]
-    assert "rie-${TARGETARCH} AS rie" in rie
-    copied_rie = [i.args for i in video.all("COPY") if "--from=rie" in i.args]
-    assert copied_rie and copied_rie[0].endswith("/usr/local/bin/aws-lambda-rie")
+def test_entry_point_starts_the_runtime_client_behind_the_copied_emulator(image, dockerfile):
+    entrypoint = dockerfile.one("ENTRYPOINT").words()
+    assert entrypoint == ["/usr/local/bin/lambda-entry.sh"]
+    copies = dict(dockerfile.copies())
+    assert copies["docker/lambda-entry.sh"] == entrypoint[0]
+    assert copies["build/${ARCH}/aws-lambda-rie"] == "/usr/local/bin/aws-lambda-rie"
+    assert not dockerfile.all("ADD")  # nothing downloaded during the build
+    assert dockerfile.one("USER").args == "65534:65534"
 
 
 def test_dockerignore_lets_in_only_what_the_dockerfiles_copy():
@@ -247,8 +247,13 @@ def test_dockerignore_lets_in_only_what_the_dockerfiles_copy():
             allowed.add(line[1:].rstrip("/"))
     lines = [line for line in (REPO / ".dockerignore").read_text().splitlines() if line and not line.startswith("#")]
     assert lines[0] == "*"
-    copied = {Path(source.rstrip("/")).parts[0] for image in IMAGES.values()
-              for source, _ in Dockerfile.read(image.dockerfile).copies()}
+    copied = set()
+    for image in IMAGES.values():
+        dockerfile = Dockerfile.read(image.dockerfile)
+        for source, _ in dockerfile.copies() + dockerfile.stage("packages").copies():
+            parts = Path(source.rstrip("/")).parts
+            copied |= {"/".join(parts[:2]).replace("${ARCH}", arch) for arch in ("amd64", "arm64")} \
+                if parts[0] == "build" else {parts[0]}
     assert allowed == copied
 
 
@@ -269,20 +274,21 @@ def _make(*args: str) -> str:
 def test_make_has_every_deployment_target_with_a_help_line():
     helped = {line.split()[0] for line in _make("help").splitlines() if line.strip()}
     assert {"build-image", "build-video", "build", "run-image", "run-video", "invoke-image", "invoke-video",
-            "push", "promote", "notification-config", "lint"} <= helped
+            "push", "promote", "notification-config", "lint", "base"} <= helped
 
 
 def test_make_build_builds_one_single_platform_image_per_architecture():
-    """Lambda rejects image indexes: one platform per build and no attestations; the base digest is passed on."""
-    digest = "sha256:" + "0" * 64
-    script = _make("-n", "build", "PLATFORM=linux/amd64,linux/arm64", f"IMAGE_BASE_DIGEST={digest}")
-    commands = subprocess.run(["bash", "-c", script.replace("docker buildx build", "echo BUILD")],
+    """Lambda rejects image indexes: one plain single-platform build per architecture; BASE= is passed on."""
+    base = "debian:bookworm-slim@sha256:" + "0" * 64
+    script = _make("-n", "build", "PLATFORM=linux/amd64,linux/arm64", f"BASE={base}", "CONTAINER_ENGINE=engine")
+    builds = [line.split() for line in script.splitlines() if "engine build" in line]
+    assert len(builds) == 2  # one loop over the architectures per Dockerfile
+    commands = subprocess.run(["bash", "-c", script.replace("engine build", "echo BUILD")],
                               cwd=REPO, capture_output=True, text=True, timeout=60, check=False).stdout
     builds = [line.split() for line in commands.splitlines() if line.startswith("BUILD")]
     assert len(builds) == 4
     for build in builds:
-        platform = build[build.index("--platform") + 1]
-        assert platform in ("linux/amd64", "linux/arm64") and "--provenance=false" in build
+        arch = build[build.index("--platform") + 1].removeprefix("linux/")
+        assert arch in ("amd64", "arm64") and f"ARCH={arch}" in build and f"BASE={base}" in build
         dockerfile = build[build.index("-f") + 1]
-        assert build[build.index("-t") + 1].endswith(f"{dockerfile.split('.')[-1]}:{platform.split('/')[1]}")
-        assert (f"BASE_DIGEST={digest}" in build) == (dockerfile == "Dockerfile.image")
+        assert build[build.index("-t") + 1] == f"mediascrub-{dockerfile.split('.')[-1]}:{arch}"
