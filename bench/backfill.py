@@ -1,7 +1,7 @@
 """Backfill rows for `make bench`: the local backfill (`shared.backfill`) over a bucket of the local S3
 server (SeaweedFS, on this machine too), photos and clips generated here, on one core (concurrency 1)
 and on every core. Each row's notes give objects/s, MB/s per core and the Lambda-side figure the cost
-estimate of `make backfill` uses (shared/batchjobs.py): objects (photos) or MB (clips) per GB-second
+estimate of `make backfill` uses (deploy/batchjobs.py): objects (photos) or MB (clips) per GB-second
 at the function's memory, taking one core here for the vCPU share Lambda gives that memory.
 """
 from __future__ import annotations

@@ -191,8 +191,14 @@ def container_peak_memory_mb(emulator: Emulator) -> float | None:
     return int(done.stdout) / 2**20 if done.returncode == 0 and done.stdout.strip().isdigit() else None
 
 
+# Settings of the template that name AWS resources, which a local run does not have: the stack's bucket
+# (local runs use buckets of their own) and the function the catch-all hands videos to.
+_NOT_LOCAL = {"SOURCE_BUCKETS": "", "HANDOFF_FUNCTION": ""}
+
+
 def template_function(logical_id: str, template: Path = REPO / "template.yaml") -> tuple[int, dict[str, str]]:
-    """MemorySize and environment of a function of the SAM template (Globals merged), default parameters."""
+    """MemorySize and environment of a function of the SAM template (Globals merged), default parameters,
+    for a local run (the settings naming AWS resources left empty)."""
     class Loader(yaml.SafeLoader):
         pass
 
@@ -204,7 +210,7 @@ def template_function(logical_id: str, template: Path = REPO / "template.yaml") 
     variables = {**document["Globals"]["Function"]["Environment"]["Variables"],
                  **function.get("Environment", {}).get("Variables", {})}
     return int(function["MemorySize"]), {name: str(_resolve(value, defaults, conditions))
-                                         for name, value in variables.items()}
+                                         for name, value in variables.items()} | _NOT_LOCAL
 
 
 def _node_value(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
@@ -221,8 +227,8 @@ def _resolve(value: Any, parameters: dict[str, Any], conditions: dict[str, Any])
         return value
     (name, argument), = value.items()
     resolve = lambda item: _resolve(item, parameters, conditions)
-    if name == "Ref":
-        return parameters[argument]
+    if name == "Ref":  # a parameter's default; a resource (the other function) by its logical id
+        return parameters.get(argument, argument)
     if name == "Condition":
         return resolve(conditions[argument])
     if name == "If":

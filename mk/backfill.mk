@@ -9,11 +9,11 @@ backfill_usage = { echo "usage: make $(1) BUCKET=name$(2)"; exit 2; }
 .PHONY: backfill backfill-status backfill-local
 backfill: setup ## S3 Batch Operations jobs over BUCKET= [PREFIX=] [STACK=mediascrub]: manifests, jobs awaiting confirmation, cost [AWS]
 	@test "$(origin BUCKET)" = "command line" || $(call backfill_usage,backfill, [PREFIX=p] [STACK=$(STACK)])
-	$(PY) -m shared.batchjobs create --bucket '$(BUCKET)' --prefix '$(PREFIX)' --stack '$(STACK)'
+	$(PY) -m deploy.batchjobs create --bucket '$(BUCKET)' --prefix '$(PREFIX)' --stack '$(STACK)'
 
 backfill-status: setup ## progress of the backfill jobs of BUCKET= and, once done, their completion reports summed up [AWS]
 	@test "$(origin BUCKET)" = "command line" || $(call backfill_usage,backfill-status,)
-	$(PY) -m shared.batchjobs status --bucket '$(BUCKET)'
+	$(PY) -m deploy.batchjobs status --bucket '$(BUCKET)'
 
 backfill-local: setup ## strip what BUCKET= [PREFIX=] holds on this machine: progress, resumable, CSV report (CONCURRENCY=)
 	@test "$(origin BUCKET)" = "command line" || $(call backfill_usage,backfill-local, [PREFIX=p] [CONCURRENCY=n])

@@ -12,7 +12,7 @@ EventBridge also gets a catch-all rule for every other key (no suffix, or one no
 goes to the CATCH_ALL function, which decides by the object's first bytes (shared/contentroute.py).
 The template deploys the EventBridge rules.
 
-A backfill (shared/backfill.py, shared/batchjobs.py) sends every key the table routes to its function,
+A backfill (shared/backfill.py, deploy/batchjobs.py) sends every key the table routes to its function,
 and every key without a suffix to the CATCH_ALL function too (`function_for`).
 """
 from __future__ import annotations

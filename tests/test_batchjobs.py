@@ -1,4 +1,4 @@
-"""`make backfill` / `make backfill-status` (shared/batchjobs.py).
+"""`make backfill` / `make backfill-status` (deploy/batchjobs.py).
 
 The bucket side (listing, routing, the manifests uploaded) runs against the local S3 server (SeaweedFS).
 moto has no S3 Control jobs, so the CreateJob requests are built by a real boto3 `s3control` client,
@@ -23,7 +23,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.stub import Stubber
 
-from shared import batchjobs
+from deploy import batchjobs
 from shared.routing import IMAGE, VIDEO
 
 ACCOUNT = "123456789012"

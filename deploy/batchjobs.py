@@ -1,7 +1,7 @@
 """S3 Batch Operations jobs that backfill a bucket (`make backfill`, `make backfill-status`).
 
-    python -m shared.batchjobs create --bucket B [--prefix P] [--stack mediascrub] [--account-id ID]
-    python -m shared.batchjobs status --bucket B [--account-id ID]
+    python -m deploy.batchjobs create --bucket B [--prefix P] [--stack mediascrub] [--account-id ID]
+    python -m deploy.batchjobs status --bucket B [--account-id ID]
 
 `create` lists the bucket's current objects (from its newest S3 Inventory report when it has a CSV one,
 else a listing), keeps what the functions handle (by suffix; a key without one goes to the catch-all function),
@@ -253,7 +253,7 @@ def _stack_arns(stack: str) -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m shared.batchjobs", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m deploy.batchjobs", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("create", "status"):
         cmd = sub.add_parser(name)
