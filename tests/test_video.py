@@ -26,6 +26,7 @@ from video.strip import VideoOptions, inspect_file, strip_file
 from video.verify import parse_hashes, stream_hashes, verify_output
 
 REPO = Path(__file__).resolve().parents[1]
+LIMITS = VideoOptions().limits()
 SENSITIVE = REPO.parent / "shared" / "tools" / "sensitive.py"
 CLIP = ["-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=0.5",
         "-f", "lavfi", "-i", "sine=frequency=440:duration=0.5"]
@@ -284,14 +285,14 @@ def test_a_process_that_runs_too_long_is_stopped(samples, tmp_path):
 def test_verification_fails_closed(samples, tmp_path):
     """The checks themselves: a tagged file, or wrong packet hashes, never pass as output."""
     src = samples["tagged.mp4"]
-    probe = probe_file(src, 60)
+    probe = probe_file(src, LIMITS)
     plan = plan_strip(probe, src.read_bytes()[:4096], keep_subtitles=False)
     with pytest.raises(VerificationFailed, match="streams|still carries"):
-        verify_output(src, plan, stream_hashes(src, 60)[:2], 60)
+        verify_output(src, plan, stream_hashes(src, LIMITS)[:2], LIMITS)
     dst, _ = strip(src, tmp_path)
-    verify_output(dst, plan, stream_hashes(dst, 60), 60)  # the real output passes
+    verify_output(dst, plan, stream_hashes(dst, LIMITS), LIMITS)  # the real output passes
     with pytest.raises(VerificationFailed, match="packet data differs"):
-        verify_output(dst, plan, ["0" * 128, "0" * 128], 60)
+        verify_output(dst, plan, ["0" * 128, "0" * 128], LIMITS)
 
 
 def test_output_never_overwrites_input(samples, tmp_path):

@@ -5,10 +5,14 @@ failures into typed errors with a one-line reason.
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
+import resource
+import signal
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,14 +68,54 @@ class Probe:
     duration: float | None
 
 
-def run_tool(args: list[str], timeout: float, what: str) -> subprocess.CompletedProcess:
-    """Run ffmpeg/ffprobe with no stdin, captured output and a hard time limit."""
+@dataclass(frozen=True)
+class Limits:
+    """What each ffmpeg/ffprobe child may use: time (capped by the caller's deadline), address space,
+    and the size of any file it writes."""
+
+    timeout: float  # seconds per process (FFMPEG_TIMEOUT)
+    memory_bytes: int  # RLIMIT_AS (FFMPEG_MEMORY_MB)
+    deadline: float | None = None  # time.monotonic() by which all work must be done, e.g. a Lambda's end
+
+    def seconds(self, what: str) -> float:
+        """The time `what` may take now; InputTooLarge when the deadline has passed."""
+        if self.deadline is None:
+            return self.timeout
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise InputTooLarge(f"no time left to run {what} before the deadline")
+        return min(self.timeout, left)
+
+
+def _limit_child(memory_bytes: int, output_bytes: int | None) -> None:
+    """Runs in the child before exec: its own limits, so a bomb fails the child and not this process."""
+    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    if output_bytes is not None:  # the largest file it may write; beyond it the write fails (SIGXFSZ)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (output_bytes, output_bytes))
+
+
+def run_tool(args: list[str], limits: Limits, what: str, output_bytes: int | None = None) -> subprocess.CompletedProcess:
+    """Run ffmpeg/ffprobe with no stdin, captured output, a time limit, a memory limit and, when given,
+    a cap on the size of the file it writes. Running out of any of them is InputTooLarge."""
+    seconds = limits.seconds(what)
     try:
-        return subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False)
+        done = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, timeout=seconds, check=False,
+                              preexec_fn=functools.partial(_limit_child, limits.memory_bytes, output_bytes))
     except subprocess.TimeoutExpired:
-        raise InputTooLarge(f"{what} did not finish within {timeout:g} s (FFMPEG_TIMEOUT)") from None
+        raise InputTooLarge(f"{what} did not finish within {seconds:g} s (FFMPEG_TIMEOUT or the deadline)") from None
     except FileNotFoundError:
         raise ScrubError(f"{args[0]} is not installed (apt-get install ffmpeg)") from None
+    except (OSError, ValueError, subprocess.SubprocessError) as exc:  # e.g. a NUL byte in an argument
+        raise ScrubError(f"{what} could not be started: {exc}") from None
+    if done.returncode == -signal.SIGXFSZ or b"File too large" in done.stderr:
+        raise InputTooLarge(f"{what}'s output would exceed {output_bytes} bytes (the input's size plus slack)")
+    if done.returncode != 0 and any(sign in done.stderr for sign in _OUT_OF_MEMORY):
+        raise InputTooLarge(f"{what} needed more than {limits.memory_bytes // MiB} MiB of memory (FFMPEG_MEMORY_MB)")
+    return done
+
+
+_OUT_OF_MEMORY = (b"Cannot allocate memory", b"failed to map segment", b"std::bad_alloc", b"out of memory")
+MiB = 1024 * 1024
 
 
 IMAGE_BRANDS = {"heic", "heix", "heim", "heis", "hevc", "hevx", "mif1", "msf1", "avif", "avis"}
@@ -184,13 +228,13 @@ def parse_probe(document: dict) -> Probe:
     )
 
 
-def probe_file(path: Path, timeout: float) -> Probe:
+def probe_file(path: Path, limits: Limits) -> Probe:
     """ffprobe `path`; unreadable, truncated or non-video input raises a typed error."""
     size = path.stat().st_size
     if size == 0:
         raise MalformedInput("empty file (0 bytes)")
     done = run_tool(["ffprobe", "-v", "error", "-hide_banner", *INPUT_GUARD_ARGS, "-show_format", "-show_streams",
-                     "-show_chapters", "-of", "json", "file:" + str(path)], timeout, "ffprobe")
+                     "-show_chapters", "-of", "json", "file:" + str(path)], limits, "ffprobe")
     if done.returncode != 0:
         raise _reading_error(done.stderr, path)
     try:

@@ -16,13 +16,16 @@ import ffmpeg
 from shared.config import env_bool
 from shared.errors import MalformedInput, ScrubError
 from video import classify
-from video.container import HEADER_BYTES, metadata_items
+from video.container import HEADER_BYTES, survey_iso_boxes
 from video.plan import Plan, plan_strip
-from video.probe import INPUT_GUARD, Probe, probe_file, run_tool, tool_message
+from video.probe import INPUT_GUARD, Limits, MiB, Probe, probe_file, run_tool, tool_message
 from video.verify import EMPTY_STREAM_HASH, HASH, parse_hashes, verify_output
 
 DEFAULT_TIMEOUT_SECONDS = 600.0
+DEFAULT_MEMORY_MB = 1024  # ffmpeg maps about 250 MiB of libraries; a stream copy needs little beyond
+OUTPUT_SLACK_BYTES = MiB  # the output may exceed the input by this plus an eighth (container overhead)
 _SUFFIXES = {"matroska": ("mkv", "mka"), "mov": ("mov", "qt"), "m4v": ("m4v", "m4a")}
+_MIN_MEMORY_MB = 256  # below this ffmpeg cannot even load its libraries
 _KIND_SELECTOR = {"video": "V", "audio": "a", "subtitle": "s"}  # 0:V leaves cover art out
 
 
@@ -32,6 +35,7 @@ class VideoOptions:
 
     keep_subtitles: bool = False  # off by default: DJI drones write GPS into subtitle tracks
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS  # per ffmpeg/ffprobe process
+    memory_mb: int = DEFAULT_MEMORY_MB  # address space of each ffmpeg/ffprobe process
 
     def __post_init__(self) -> None:
         if not isinstance(self.keep_subtitles, bool):
@@ -39,6 +43,12 @@ class VideoOptions:
         if not (isinstance(self.timeout_seconds, (int, float)) and math.isfinite(self.timeout_seconds)
                 and self.timeout_seconds > 0):
             raise ScrubError(f"FFMPEG_TIMEOUT must be a positive number of seconds, not {self.timeout_seconds!r}")
+        if not (isinstance(self.memory_mb, int) and self.memory_mb >= _MIN_MEMORY_MB):
+            raise ScrubError(f"FFMPEG_MEMORY_MB must be a whole number of MiB, at least {_MIN_MEMORY_MB}, "
+                             f"not {self.memory_mb!r}")
+
+    def limits(self, deadline: float | None = None) -> Limits:
+        return Limits(self.timeout_seconds, self.memory_mb * MiB, deadline)
 
     @classmethod
     def from_env(cls) -> VideoOptions:
@@ -47,7 +57,11 @@ class VideoOptions:
             timeout = float(raw_timeout)
         except ValueError:
             raise ScrubError(f"FFMPEG_TIMEOUT must be a number of seconds, not {raw_timeout!r}") from None
-        return cls(keep_subtitles=env_bool("KEEP_SUBTITLES", False), timeout_seconds=timeout)
+        raw_memory = os.environ.get("FFMPEG_MEMORY_MB", "").strip() or str(DEFAULT_MEMORY_MB)
+        if not raw_memory.isdigit():
+            raise ScrubError(f"FFMPEG_MEMORY_MB must be a whole number of MiB, not {raw_memory!r}")
+        return cls(keep_subtitles=env_bool("KEEP_SUBTITLES", False), timeout_seconds=timeout,
+                   memory_mb=int(raw_memory))
 
 
 @dataclass
@@ -73,13 +87,15 @@ class _Survey:
     found: dict[str, list[str]]
 
 
-def _survey(path: Path, options: VideoOptions) -> _Survey:
-    probe = probe_file(path, options.timeout_seconds)
+def _survey(path: Path, options: VideoOptions, limits: Limits) -> _Survey:
+    """Boxes first (bounded, pure): sample-table bombs are refused before ffprobe indexes them."""
     with path.open("rb") as stream:
         head = stream.read(HEADER_BYTES)
-        plan = plan_strip(probe, head, options.keep_subtitles)
-        boxes = metadata_items(stream, path.stat().st_size) if plan.container.is_iso else []
-    return _Survey(probe, plan, classify.findings(probe, boxes))
+        boxes = survey_iso_boxes(stream, path.stat().st_size, head)
+    probe = probe_file(path, limits)
+    plan = plan_strip(probe, head, options.keep_subtitles)
+    items = boxes.listed_items() if boxes and plan.container.is_iso else []
+    return _Survey(probe, plan, classify.findings(probe, items))
 
 
 def _removed(found: dict[str, list[str]], options: VideoOptions) -> dict[str, list[str]]:
@@ -124,8 +140,13 @@ def _notes(src: Path, survey: _Survey, options: VideoOptions) -> list[str]:
     return notes
 
 
-def _run_strip(src: Path, dst: Path, plan: Plan, options: VideoOptions) -> list[str]:
-    done = run_tool(strip_command(src, dst, plan, options), options.timeout_seconds, "ffmpeg")
+def output_cap(input_bytes: int) -> int:
+    """The largest output a stream copy of `input_bytes` may write (RLIMIT_FSIZE on ffmpeg)."""
+    return input_bytes + input_bytes // 8 + OUTPUT_SLACK_BYTES
+
+
+def _run_strip(src: Path, dst: Path, plan: Plan, options: VideoOptions, limits: Limits) -> list[str]:
+    done = run_tool(strip_command(src, dst, plan, options), limits, "ffmpeg", output_cap(src.stat().st_size))
     if done.returncode != 0:
         raise MalformedInput(f"ffmpeg cannot copy its streams: {tool_message(done.stderr, src, first=True)}")
     hashes = parse_hashes(done.stdout)
@@ -135,17 +156,22 @@ def _run_strip(src: Path, dst: Path, plan: Plan, options: VideoOptions) -> list[
     return hashes
 
 
-def strip_file(src: Path, dst: Path, options: VideoOptions | None = None) -> VideoResult:
-    """Strip `src` into `dst` by stream copy and verify it; on any failure `dst` does not exist."""
+def strip_file(src: Path, dst: Path, options: VideoOptions | None = None,
+               deadline: float | None = None) -> VideoResult:
+    """Strip `src` into `dst` by stream copy and verify it; on any failure `dst` does not exist.
+
+    `deadline` (a time.monotonic() value, e.g. from a Lambda's remaining time) caps every child's timeout.
+    """
     options = options or VideoOptions()
+    limits = options.limits(deadline)
     if src.resolve() == dst.resolve():
         raise ScrubError("output would overwrite the input; choose another destination")
     if not dst.parent.is_dir():
         raise ScrubError(f"output directory {dst.parent} does not exist")
     try:
-        survey = _survey(src, options)
-        input_hashes = _run_strip(src, dst, survey.plan, options)
-        verify_output(dst, survey.plan, input_hashes, options.timeout_seconds)
+        survey = _survey(src, options, limits)
+        input_hashes = _run_strip(src, dst, survey.plan, options, limits)
+        verify_output(dst, survey.plan, input_hashes, limits)
     except BaseException:
         dst.unlink(missing_ok=True)
         raise
@@ -156,7 +182,7 @@ def strip_file(src: Path, dst: Path, options: VideoOptions | None = None) -> Vid
 def inspect_file(path: Path, options: VideoOptions | None = None) -> dict:
     """JSON-ready report: the container, the metadata found by class, what strip removes and keeps."""
     options = options or VideoOptions()
-    survey = _survey(path, options)
+    survey = _survey(path, options, options.limits())
     container = survey.plan.container
     return {
         "format": container.format,

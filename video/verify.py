@@ -13,7 +13,7 @@ from shared.errors import ScrubError, VerificationFailed
 from video import classify
 from video.container import HEADER_BYTES, choose_container, metadata_items
 from video.plan import Plan
-from video.probe import INPUT_GUARD_ARGS, Probe, Stream, probe_file, run_tool, tool_message
+from video.probe import INPUT_GUARD_ARGS, Limits, Probe, Stream, probe_file, run_tool, tool_message
 
 HASH = "sha512"  # streamhash's digest: faster than sha256 on 64-bit CPUs without SHA extensions
 EMPTY_STREAM_HASH = hashlib.sha512(b"").hexdigest()  # what a stream with no packets hashes to
@@ -26,10 +26,10 @@ def parse_hashes(report: bytes) -> list[str]:
     return [line.rsplit("=", 1)[-1].strip() for line in lines if "=" in line]
 
 
-def stream_hashes(path: Path, timeout: float) -> list[str]:
+def stream_hashes(path: Path, limits: Limits) -> list[str]:
     """A digest of every stream's packet data, without decoding."""
     done = run_tool(["ffmpeg", "-nostdin", "-hide_banner", "-v", "error", *INPUT_GUARD_ARGS, "-i", "file:" + str(path),
-                     "-map", "0", "-c", "copy", "-f", "streamhash", "-hash", HASH, "-"], timeout, "ffmpeg")
+                     "-map", "0", "-c", "copy", "-f", "streamhash", "-hash", HASH, "-"], limits, "ffmpeg")
     if done.returncode != 0:
         raise VerificationFailed(f"output streams cannot be read back: {tool_message(done.stderr, path, first=True)}")
     return parse_hashes(done.stdout)
@@ -86,10 +86,10 @@ def _check_container(path: Path, plan: Plan, out: Probe) -> None:
         raise VerificationFailed(f"container changed from {plan.container} to {written}")
 
 
-def verify_output(path: Path, plan: Plan, input_hashes: list[str], timeout: float) -> None:
+def verify_output(path: Path, plan: Plan, input_hashes: list[str], limits: Limits) -> None:
     """Raise VerificationFailed unless `path` is a clean, faithful stream copy of the planned streams."""
     try:
-        out = probe_file(path, timeout)
+        out = probe_file(path, limits)
     except ScrubError as exc:
         raise VerificationFailed(f"output does not probe: {exc.reason}") from None
     _check_container(path, plan, out)
@@ -97,5 +97,5 @@ def verify_output(path: Path, plan: Plan, input_hashes: list[str], timeout: floa
     _check_clean(path, plan, out)
     if len(input_hashes) != len(plan.kept):
         raise VerificationFailed(f"hashed {len(input_hashes)} input streams, expected {len(plan.kept)}")
-    if stream_hashes(path, timeout) != input_hashes:
+    if stream_hashes(path, limits) != input_hashes:
         raise VerificationFailed("packet data differs between input and output streams")
