@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
-from video.probe import Probe, Stream
+from video.probe import Probe, Stream, secondary_stills
 
 CLASSES = ("location", "device", "timestamps", "telemetry", "subtitles", "cover_art", "chapters",
            "user_data", "other")
@@ -57,8 +57,8 @@ def _short(value: str, limit: int = 80) -> str:
     return flat if len(flat) <= limit else flat[:limit - 1] + "…"
 
 
-def _stream_class(stream: Stream) -> str | None:
-    if stream.is_picture:
+def _stream_class(stream: Stream, stills: set[int]) -> str | None:
+    if stream.is_picture or stream.index in stills:
         return "cover_art"
     if stream.kind == "data":
         return "telemetry"
@@ -86,8 +86,9 @@ def findings(probe: Probe, boxes: list[str]) -> dict[str, list[str]]:
     found: dict[str, list[str]] = defaultdict(list)
     for (name, detail), where in places.items():
         found[name].append(f"{detail} ({', '.join(where)})")
+    stills = secondary_stills(probe.streams)
     for stream in probe.streams:
-        if stream_class := _stream_class(stream):
+        if stream_class := _stream_class(stream, stills):
             found[stream_class].append(_stream_detail(stream))
     found["chapters"] += [f"chapter: {_short(title)}" for title in probe.chapters]
     if boxes:

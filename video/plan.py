@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from shared.errors import MalformedInput, UnsupportedFormat
 from video.container import Container, choose_container
-from video.probe import Probe, Stream
+from video.probe import Probe, Stream, secondary_stills
 
 
 @dataclass(frozen=True)
@@ -17,10 +17,13 @@ class Plan:
 
 
 def plan_strip(probe: Probe, head: bytes, keep_subtitles: bool) -> Plan:
-    """Choose the muxer from the content and the streams to keep (video except pictures, audio)."""
+    """Choose the muxer from the content and the streams to keep (video except pictures and secondary
+    stills, audio)."""
     container = choose_container(probe, head)
     kinds = ("video", "audio", "subtitle") if keep_subtitles else ("video", "audio")
-    kept = tuple(s for kind in kinds for s in probe.streams if s.kind == kind and not s.is_picture)
+    stills = secondary_stills(probe.streams)
+    kept = tuple(s for kind in kinds for s in probe.streams
+                 if s.kind == kind and not s.is_picture and s.index not in stills)
     if not any(s.kind in ("video", "audio") for s in kept):
         raise UnsupportedFormat("no video or audio stream to keep")
     for stream in kept:

@@ -59,6 +59,17 @@ class Stream:
         return " ".join(p for p in parts if p)
 
 
+STILL_IMAGE_CODECS = {"mjpeg", "png", "bmp", "gif", "tiff", "webp", "jpeg2000", "jpegls", "ljpeg"}
+
+
+def secondary_stills(streams: tuple[Stream, ...]) -> set[int]:
+    """Indexes of video tracks in an image codec that are not the primary video: stills and thumbnails
+    that are not flagged as cover art, each frame a JPEG/PNG with its own EXIF. The primary video is the
+    first video stream that is not an attached picture, whatever its codec."""
+    videos = [s for s in streams if s.kind == "video" and not s.is_picture]
+    return {s.index for s in videos[1:] if s.codec in STILL_IMAGE_CODECS}
+
+
 @dataclass(frozen=True)
 class Probe:
     format_name: str

@@ -26,7 +26,9 @@ DEFAULT_MEMORY_MB = 1024  # ffmpeg maps about 250 MiB of libraries; a stream cop
 OUTPUT_SLACK_BYTES = MiB  # the output may exceed the input by this plus an eighth (container overhead)
 _SUFFIXES = {"matroska": ("mkv", "mka"), "mov": ("mov", "qt"), "m4v": ("m4v", "m4a")}
 _MIN_MEMORY_MB = 256  # below this ffmpeg cannot even load its libraries
-_KIND_SELECTOR = {"video": "V", "audio": "a", "subtitle": "s"}  # 0:V leaves cover art out
+# APP1 (EXIF, XMP), APP3-APP13 (vendors, APP13 IPTC), APP15 and COM, by JPEG marker; APP0 (JFIF/AVI1
+# field layout), APP2 (ICC) and APP14 (Adobe colour transform) change how frames decode, so they stay.
+MJPEG_METADATA_FILTER = "filter_units=remove_types=225|227-237|239|254"
 
 
 @dataclass(frozen=True)
@@ -104,13 +106,19 @@ def _removed(found: dict[str, list[str]], options: VideoOptions) -> dict[str, li
 
 
 def _selected(source, plan: Plan) -> list:
-    """ffmpeg-python stream selectors, one per kept kind present (no optional maps needed)."""
-    kinds = dict.fromkeys(s.kind for s in plan.kept)
-    return [source[_KIND_SELECTOR[kind]] for kind in kinds]
+    """ffmpeg-python stream selectors (`-map 0:INDEX`), one per kept stream, in output order."""
+    return [source[str(stream.index)] for stream in plan.kept]
+
+
+def bitstream_filters(plan: Plan) -> dict[str, str]:
+    """`-bsf:N` per output stream that is edited, not only copied: MJPEG frames lose their APPn/COM
+    segments (EXIF, XMP, IPTC, comments) losslessly; the coded image data is untouched."""
+    return {f"bsf:{n}": MJPEG_METADATA_FILTER for n, stream in enumerate(plan.kept) if stream.codec == "mjpeg"}
 
 
 def strip_command(src: Path, dst: Path, plan: Plan, options: VideoOptions) -> list[str]:
-    """One ffmpeg run: the stripped file, plus a hash of every kept input stream on stdout."""
+    """One ffmpeg run: the stripped file, plus a hash of every kept input stream, through the same
+    bitstream filters, on stdout (what the output's packets must hash to)."""
     source = ffmpeg.input("file:" + str(src), **INPUT_GUARD)
     container_args: dict[str, object] = {}
     if plan.container.is_iso:
@@ -120,9 +128,10 @@ def strip_command(src: Path, dst: Path, plan: Plan, options: VideoOptions) -> li
     stripped = ffmpeg.output(
         *_selected(source, plan), "file:" + str(dst), format=plan.container.muxer, c="copy",
         map_metadata=-1, map_chapters=-1, dn=None, fflags="+bitexact",
-        **{"flags:v": "+bitexact", "flags:a": "+bitexact"}, **container_args,
+        **{"flags:v": "+bitexact", "flags:a": "+bitexact"}, **container_args, **bitstream_filters(plan),
         **({} if options.keep_subtitles else {"sn": None}))
-    hashes = ffmpeg.output(*_selected(source, plan), "-", format="streamhash", hash=HASH, c="copy")
+    hashes = ffmpeg.output(*_selected(source, plan), "-", format="streamhash", hash=HASH, c="copy",
+                           **bitstream_filters(plan))
     command = ffmpeg.merge_outputs(stripped, hashes).global_args("-nostdin", "-hide_banner", "-v", "error")
     return command.overwrite_output().compile()
 
@@ -137,6 +146,8 @@ def _notes(src: Path, survey: _Survey, options: VideoOptions) -> list[str]:
         notes.append(f"the .{suffix} name hides {container.format} content; kept as {container.format}")
     if options.keep_subtitles and any(s.kind == "subtitle" for s in survey.plan.kept):
         notes.append("subtitle tracks kept (KEEP_SUBTITLES)")
+    if bitstream_filters(survey.plan):
+        notes.append("MJPEG frames: APPn/COM segments (EXIF, XMP, IPTC, comments) removed, image data kept")
     return notes
 
 
