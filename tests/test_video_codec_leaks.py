@@ -4,12 +4,15 @@ exiftool on JPEG frames, hand-edited bytes); the leak is asserted gone from the 
 """
 from __future__ import annotations
 
+import struct
 import subprocess
 from pathlib import Path
 
 import judge
 import pytest
 
+from shared.errors import MalformedInput
+from video.codecdata import avcc_length, hvcc_length
 from video.strip import inspect_file, strip_file
 
 SECRETS = (b"LeakCam", b"Jane Doe", b"Exif\0\0", b"http://ns.adobe.com/xap")
@@ -71,3 +74,89 @@ def test_a_still_jpeg_second_video_track_is_dropped(tmp_path):
     assert_no_secret(dst)
     assert [line.split(":")[1].split()[:2] for line in result.kept] == [["video", "h264"]]
     assert decoded(dst) == decoded(src)
+
+
+# --- codec configuration data ------------------------------------------------------------------------
+
+def comment_header(length: int) -> bytes:
+    """A Vorbis comment header of exactly `length` bytes: a telling vendor string and an ARTIST."""
+    comment = b"ARTIST=Jane Doe"
+    fixed = 7 + 4 + 4 + 4 + len(comment) + 1
+    vendor = (b"LeakCam at 48.8584N 2.2945E " * 8)[:length - fixed]
+    return (b"\x03vorbis" + struct.pack("<I", len(vendor)) + vendor + struct.pack("<II", 1, len(comment))
+            + comment + b"\x01")
+
+
+@pytest.mark.parametrize("suffix, video", [("webm", "libvpx"), ("mkv", "libx264")])
+def test_a_vorbis_comment_header_is_emptied(suffix, video, tmp_path):
+    made = tmp_path / f"made.{suffix}"
+    ffmpeg(*CLIP, "-f", "lavfi", "-i", "sine=duration=0.5", "-c:v", video, "-c:a", "libvorbis", made)
+    data = made.read_bytes()
+    start = data.index(b"\x03vorbis")
+    end = data.index(b"\x05vorbis", start)  # the setup header follows the comment header
+    src = tmp_path / f"comments.{suffix}"
+    src.write_bytes(data[:start] + comment_header(end - start) + data[end:])
+    found = inspect_file(src)["found"]["user_data"]
+    assert any("ARTIST=Jane Doe" in line and "LeakCam" in line for line in found), found
+    dst = tmp_path / f"out.{suffix}"
+    result = strip_file(src, dst)
+    assert_no_secret(dst)
+    assert any("comment headers emptied" in note for note in result.notes)
+    assert inspect_file(dst)["found"] == {}
+    assert decoded(dst, "0:a") == decoded(src, "0:a")
+    again = tmp_path / f"again.{suffix}"
+    assert not any("emptied" in note for note in strip_file(dst, again).notes)  # nothing left to empty
+
+
+def _grow(data: bytes, at: int, extra: bytes, ancestors: list[int]) -> bytes:
+    """`extra` inserted at `at`, and each box starting at an offset in `ancestors` made that much larger."""
+    out = bytearray(data[:at] + extra + data[at:])
+    for start in ancestors:
+        out[start:start + 4] = struct.pack(">I", struct.unpack(">I", out[start:start + 4])[0] + len(extra))
+    return bytes(out)
+
+
+def _avcc_ancestors(data: bytes) -> tuple[int, list[int]]:
+    """(end of the avcC box, offsets of avcC and every box around it) in an MP4 whose moov is last."""
+    avcc = data.rindex(b"avcC") - 4
+    ancestors, pos, end = [], 0, len(data)
+    while pos < avcc:
+        size, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        if pos + size <= avcc:
+            pos += size
+            continue
+        ancestors.append(pos)
+        pos += {b"stsd": 16, b"avc1": 86}.get(kind, 8)  # children after the full box / sample entry fields
+        end = pos
+    assert end
+    return avcc + struct.unpack(">I", data[avcc:avcc + 4])[0], ancestors + [avcc]
+
+
+def test_bytes_after_an_avcc_record_are_refused(tmp_path):
+    made = tmp_path / "made.mp4"
+    ffmpeg(*CLIP, "-c:v", "libx264", "-preset", "ultrafast", made)
+    data = made.read_bytes()
+    avcc_end, ancestors = _avcc_ancestors(data)
+    src = tmp_path / "avcc.mp4"
+    src.write_bytes(_grow(data, avcc_end, b"Jane Doe 48.8584N", ancestors))
+    with pytest.raises(MalformedInput, match="avcC configuration record carries 17 bytes beyond"):
+        strip_file(src, tmp_path / "out.mp4")
+    assert not (tmp_path / "out.mp4").exists()
+    strip_file(made, tmp_path / "plain.mp4")  # the record as x264 writes it passes
+
+
+@pytest.mark.parametrize("record, length", [
+    (bytes([1, 66, 0, 30, 0xFF, 0xE1, 0, 2, 0x67, 0x42, 1, 0, 1, 0x68]), 14),  # Baseline: no extension
+    (bytes([1, 100, 0, 30, 0xFF, 0xE1, 0, 1, 0x67, 1, 0, 1, 0x68, 0xFD, 0xF8, 0xF8, 0]), 17),  # High
+])
+def test_avcc_length(record, length):
+    assert avcc_length(record) == length
+    assert avcc_length(record + b"trailing text") == length
+
+
+def test_hvcc_length():
+    record = bytes([1] + [0] * 21) + bytes([1, 0x20, 0, 1, 0, 3]) + b"VPS"
+    assert hvcc_length(record) == len(record)
+    assert hvcc_length(record + b"Jane") == len(record)
+    with pytest.raises(IndexError):
+        hvcc_length(record[:-1])

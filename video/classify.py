@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
+from video.codecdata import xiph_comments
 from video.probe import Probe, Stream, secondary_stills
 
 CLASSES = ("location", "device", "timestamps", "telemetry", "subtitles", "cover_art", "chapters",
@@ -90,6 +91,8 @@ def findings(probe: Probe, boxes: list[str]) -> dict[str, list[str]]:
     for stream in probe.streams:
         if stream_class := _stream_class(stream, stills):
             found[stream_class].append(_stream_detail(stream))
+    found["user_data"] += [f"{s.describe()} comment header: {_short(text)}" for s in probe.streams
+                           if (text := xiph_comments(s))]
     found["chapters"] += [f"chapter: {_short(title)}" for title in probe.chapters]
     if boxes:
         found["user_data"].append("metadata boxes: " + ", ".join(boxes))

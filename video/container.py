@@ -17,6 +17,9 @@ from video.probe import ISO_FAMILY, MATROSKA_FAMILY, SUPPORTED, Probe, not_a_vid
 HEADER_BYTES = 4096  # what is read to find the ftyp brand or the EBML DocType
 _EBML_MAGIC = b"\x1a\x45\xdf\xa3"
 _EBML_DOCTYPE = 0x4282
+_EBML_VOID = b"\xec"
+_CODEC_PRIVATE = b"\x63\xa2"
+_TRACKS_WINDOW = 4 << 20  # ffmpeg writes Tracks within its first few KiB; Xiph setup headers are < 64 KiB
 _METADATA_BOXES = {"udta", "meta"}
 _SKELETON = {"meta", "hdlr", "ilst", "free", "skip"}  # structure and padding around items
 # Where udta/meta/uuid and the sample tables (stsz, stz2, stts; trun in fragments) live.
@@ -106,6 +109,51 @@ def matroska_doctype(head: bytes) -> str | None:
     except IndexError:
         return None
     return None
+
+
+def _ebml_size(value: int, width: int) -> bytes:
+    """`value` as an EBML size of exactly `width` bytes (1..8)."""
+    if width > 8 or value >= (1 << (7 * width)) - 1:
+        raise ValueError("EBML size does not fit")
+    return (value | 1 << (7 * width)).to_bytes(width, "big")
+
+
+def _same_length_element(element_id: bytes, payload: bytes, length: int) -> bytes:
+    """`element_id` holding `payload`, padded with an EBML Void element to exactly `length` bytes."""
+    for width in range(1, 9):
+        try:
+            element = element_id + _ebml_size(len(payload), width) + payload
+        except ValueError:
+            continue
+        pad = length - len(element)
+        if pad == 0:
+            return element
+        void_width = 1 if pad - 2 < 127 else 8
+        if pad - 1 - void_width >= 0:
+            return element + _EBML_VOID + _ebml_size(pad - 1 - void_width, void_width) + b"\0" * (pad - 1 - void_width)
+    raise ValueError("the new element does not fit")
+
+
+def replace_codec_private(stream: BinaryIO, old: bytes, new: bytes) -> None:
+    """Rewrite, in place, the Matroska CodecPrivate element that holds `old` so that it holds the
+    shorter `new`, padded with a Void element: no other byte of the file moves.
+
+    Looked for in the header that ffmpeg's muxer writes before the first cluster (Tracks comes first).
+    """
+    stream.seek(0)
+    head = stream.read(_TRACKS_WINDOW)
+    pos = head.find(_CODEC_PRIVATE)
+    while pos >= 0:
+        try:
+            size, payload = _vint(head, pos + len(_CODEC_PRIVATE), keep_marker=False)
+        except IndexError:
+            break
+        if size == len(old) and head[payload:payload + size] == old:
+            stream.seek(pos)
+            stream.write(_same_length_element(_CODEC_PRIVATE, new, payload + size - pos))
+            return
+        pos = head.find(_CODEC_PRIVATE, pos + 1)
+    raise MalformedInput("the written Matroska file has no CodecPrivate to clean")
 
 
 def choose_container(probe: Probe, head: bytes) -> Container:

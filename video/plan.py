@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shared.errors import MalformedInput, UnsupportedFormat
+from video.codecdata import check_configuration, cleaned_xiph
 from video.container import Container, choose_container
 from video.probe import Probe, Stream, secondary_stills
 
@@ -14,6 +15,7 @@ class Plan:
 
     container: Container
     kept: tuple[Stream, ...]
+    private_rewrites: tuple[tuple[bytes, bytes], ...] = ()  # (CodecPrivate as written, cleaned) for Matroska
 
 
 def plan_strip(probe: Probe, head: bytes, keep_subtitles: bool) -> Plan:
@@ -26,7 +28,13 @@ def plan_strip(probe: Probe, head: bytes, keep_subtitles: bool) -> Plan:
                  if s.kind == kind and not s.is_picture and s.index not in stills)
     if not any(s.kind in ("video", "audio") for s in kept):
         raise UnsupportedFormat("no video or audio stream to keep")
+    rewrites = []
     for stream in kept:
         if not stream.codec:
             raise MalformedInput(f"{stream.describe()}: codec unknown (damaged track header)")
-    return Plan(container, kept)
+        check_configuration(stream)
+        if cleaned := cleaned_xiph(stream):
+            if container.is_iso:
+                raise UnsupportedFormat(f"{stream.describe()}: its comment header cannot be emptied in {container.format}")
+            rewrites.append((stream.extradata, cleaned))
+    return Plan(container, kept, tuple(rewrites))

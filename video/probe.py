@@ -41,6 +41,7 @@ class Stream:
     duration: float | None
     frame_seconds: float | None  # one video frame, for "durations within a frame"
     size: str  # "1920x1080" or "48000 Hz 2 ch"
+    extradata: bytes = b""  # codec configuration: avcC/hvcC record, Matroska CodecPrivate
 
     @property
     def is_picture(self) -> bool:
@@ -219,7 +220,13 @@ def _stream(raw: dict) -> Stream:
         duration=_number(raw.get("duration")),
         frame_seconds=_frame_seconds(raw) if raw.get("codec_type") == "video" else None,
         size=_size(raw),
+        extradata=_hexdump_bytes(str(raw.get("extradata") or "")),
     )
+
+
+def _hexdump_bytes(dump: str) -> bytes:
+    """The bytes of ffprobe's -show_data hexdump ("00000000: 0164 001f ...  .d.."): 8 groups per line."""
+    return b"".join(bytes.fromhex(line[10:49]) for line in dump.splitlines() if line[8:10] == ": ")
 
 
 def _chapter(raw: dict) -> str:
@@ -245,7 +252,7 @@ def probe_file(path: Path, limits: Limits) -> Probe:
     if size == 0:
         raise MalformedInput("empty file (0 bytes)")
     done = run_tool(["ffprobe", "-v", "error", "-hide_banner", *INPUT_GUARD_ARGS, "-show_format", "-show_streams",
-                     "-show_chapters", "-of", "json", "file:" + str(path)], limits, "ffprobe")
+                     "-show_data", "-show_chapters", "-of", "json", "file:" + str(path)], limits, "ffprobe")
     if done.returncode != 0:
         raise _reading_error(done.stderr, path)
     try:

@@ -16,7 +16,7 @@ import ffmpeg
 from shared.config import env_bool
 from shared.errors import MalformedInput, ScrubError
 from video import classify
-from video.container import HEADER_BYTES, survey_iso_boxes
+from video.container import HEADER_BYTES, replace_codec_private, survey_iso_boxes
 from video.plan import Plan, plan_strip
 from video.probe import INPUT_GUARD, Limits, MiB, Probe, probe_file, run_tool, tool_message
 from video.verify import EMPTY_STREAM_HASH, HASH, parse_hashes, verify_output
@@ -146,6 +146,8 @@ def _notes(src: Path, survey: _Survey, options: VideoOptions) -> list[str]:
         notes.append(f"the .{suffix} name hides {container.format} content; kept as {container.format}")
     if options.keep_subtitles and any(s.kind == "subtitle" for s in survey.plan.kept):
         notes.append("subtitle tracks kept (KEEP_SUBTITLES)")
+    if survey.plan.private_rewrites:
+        notes.append("Vorbis/Theora comment headers emptied (vendor string and comments)")
     if bitstream_filters(survey.plan):
         notes.append("MJPEG frames: APPn/COM segments (EXIF, XMP, IPTC, comments) removed, image data kept")
     return notes
@@ -167,6 +169,16 @@ def _run_strip(src: Path, dst: Path, plan: Plan, options: VideoOptions, limits: 
     return hashes
 
 
+def _empty_comment_headers(dst: Path, plan: Plan) -> None:
+    """Vorbis/Theora comment headers (vendor string, ARTIST=...) live in the CodecPrivate that ffmpeg
+    copied: rewrite each empty in the written file, in place."""
+    if not plan.private_rewrites:
+        return
+    with dst.open("r+b") as stream:
+        for old, new in plan.private_rewrites:
+            replace_codec_private(stream, old, new)
+
+
 def strip_file(src: Path, dst: Path, options: VideoOptions | None = None,
                deadline: float | None = None) -> VideoResult:
     """Strip `src` into `dst` by stream copy and verify it; on any failure `dst` does not exist.
@@ -182,6 +194,7 @@ def strip_file(src: Path, dst: Path, options: VideoOptions | None = None,
     try:
         survey = _survey(src, options, limits)
         input_hashes = _run_strip(src, dst, survey.plan, options, limits)
+        _empty_comment_headers(dst, survey.plan)
         verify_output(dst, survey.plan, input_hashes, limits)
     except BaseException:
         dst.unlink(missing_ok=True)

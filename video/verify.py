@@ -11,6 +11,7 @@ from pathlib import Path
 
 from shared.errors import ScrubError, VerificationFailed
 from video import classify
+from video.codecdata import cleaned_xiph
 from video.container import HEADER_BYTES, choose_container, metadata_items
 from video.plan import Plan
 from video.probe import INPUT_GUARD_ARGS, Limits, Probe, Stream, probe_file, run_tool, tool_message
@@ -64,6 +65,8 @@ def _check_streams(plan: Plan, out: Probe) -> None:
     for before, after in zip(plan.kept, out.streams):
         if problem := _same_stream(before, after):
             raise VerificationFailed(problem)
+        if before.codec in ("vorbis", "theora") and after.extradata != (cleaned_xiph(before) or before.extradata):
+            raise VerificationFailed(f"{after.describe()}: its headers are not the input's with an empty comment")
 
 
 def _check_clean(path: Path, plan: Plan, out: Probe) -> None:
