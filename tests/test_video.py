@@ -23,7 +23,7 @@ from video.container import matroska_doctype, metadata_items
 from video.plan import plan_strip
 from video.probe import probe_file
 from video.strip import VideoOptions, inspect_file, strip_file
-from video.verify import parse_hashes, stream_hashes, verify_output
+from video.verify import packet_digests, stream_hashes, verify_output
 
 REPO = Path(__file__).resolve().parents[1]
 LIMITS = VideoOptions().limits()
@@ -409,5 +409,8 @@ def test_only_structure_counts_as_structural():
     assert not classify.is_structural("vendor_id", "appl", stream=True)
 
 
-def test_parse_hashes():
-    assert parse_hashes(b"0,v,SHA256=ab12\n1,a,SHA256=cd34\n") == ["ab12", "cd34"]
+def test_packet_digests():
+    report = b"#tb 0: 1/1000\n#tb 1: 1/2000\n0, 1, 2, 1, 10, ab\n1, 2, 4, 1, 10, ab\n"
+    first, second = packet_digests(report)
+    assert first == second  # the same times in different time bases
+    assert packet_digests(report.replace(b"1, 2, 4", b"1, 2, 6"))[1] != second

@@ -129,3 +129,12 @@ def xiph_comments(stream: Stream) -> str | None:
         texts.append(header[pos + 4:pos + 4 + length].decode("utf-8", "replace"))
         pos += 4 + length
     return "; ".join(texts + [f"vendor {header[4:4 + vendor_length].decode('utf-8', 'replace')}"])
+
+
+def opus_delay_ms(stream: Stream) -> int:
+    """The Opus codec delay (OpusHead pre-skip, 48 kHz samples) in whole milliseconds, rounded as
+    ffmpeg's Matroska muxer rounds it; 0 for other codecs."""
+    if stream.codec != "opus" or len(stream.extradata) < 12 or not stream.extradata.startswith(b"OpusHead"):
+        return 0
+    pre_skip = int.from_bytes(stream.extradata[10:12], "little")
+    return (pre_skip * 1000 + 24000) // 48000

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import time
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 from shared.errors import InputTooLarge, MalformedInput, ScrubError, UnsupportedFormat
@@ -42,6 +43,7 @@ class Stream:
     frame_seconds: float | None  # one video frame, for "durations within a frame"
     size: str  # "1920x1080" or "48000 Hz 2 ch"
     extradata: bytes = b""  # codec configuration: avcC/hvcC record, Matroska CodecPrivate
+    time_base: Fraction | None = None  # the container's time base for this stream's timestamps
 
     @property
     def is_picture(self) -> bool:
@@ -221,7 +223,16 @@ def _stream(raw: dict) -> Stream:
         frame_seconds=_frame_seconds(raw) if raw.get("codec_type") == "video" else None,
         size=_size(raw),
         extradata=_hexdump_bytes(str(raw.get("extradata") or "")),
+        time_base=_time_base(raw.get("time_base")),
     )
+
+
+def _time_base(value: object) -> Fraction | None:
+    try:
+        base = Fraction(str(value))
+    except (ValueError, ZeroDivisionError):
+        return None
+    return base if base > 0 else None
 
 
 def _hexdump_bytes(dump: str) -> bytes:

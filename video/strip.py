@@ -16,10 +16,11 @@ import ffmpeg
 from shared.config import env_bool
 from shared.errors import MalformedInput, ScrubError
 from video import classify
+from video.codecdata import opus_delay_ms
 from video.container import HEADER_BYTES, replace_codec_private, survey_iso_boxes
 from video.plan import Plan, plan_strip
 from video.probe import INPUT_GUARD, Limits, MiB, Probe, probe_file, run_tool, tool_message
-from video.verify import EMPTY_STREAM_HASH, HASH, parse_hashes, verify_output
+from video.verify import EMPTY_STREAM_HASH, HASH, packet_digests, verify_output
 
 DEFAULT_TIMEOUT_SECONDS = 600.0
 DEFAULT_MEMORY_MB = 1024  # ffmpeg maps about 250 MiB of libraries; a stream copy needs little beyond
@@ -116,6 +117,22 @@ def bitstream_filters(plan: Plan) -> dict[str, str]:
     return {f"bsf:{n}": MJPEG_METADATA_FILTER for n, stream in enumerate(plan.kept) if stream.codec == "mjpeg"}
 
 
+def timing_args(plan: Plan) -> dict[str, object]:
+    """Output options that keep every packet's timestamps as the demuxer read them (with -copyts).
+
+    MP4/MOV: edit lists (AAC priming, a delayed audio start) are rewritten in the movie time scale; one
+    that every track's time scale divides makes them exact (ffmpeg's 1/1000 lost a millisecond a pass).
+    Matroska: no shift to make timestamps non-negative, and Opus packets moved forward by the codec
+    delay that the muxer subtracts again (else video drifted 7 ms against audio on every pass).
+    """
+    if plan.container.is_iso:
+        scale = math.lcm(*(s.time_base.denominator for s in plan.kept if s.time_base))
+        return {"movie_timescale": scale} if 1 < scale < 2**31 else {}
+    delays = {f"bsf:{n}": f"setts=ts=TS+{delay}" for n, stream in enumerate(plan.kept)
+              if (delay := opus_delay_ms(stream))}
+    return {"avoid_negative_ts": "disabled", **delays}
+
+
 def strip_command(src: Path, dst: Path, plan: Plan, options: VideoOptions) -> list[str]:
     """One ffmpeg run: the stripped file, plus a hash of every kept input stream, through the same
     bitstream filters, on stdout (what the output's packets must hash to)."""
@@ -128,11 +145,12 @@ def strip_command(src: Path, dst: Path, plan: Plan, options: VideoOptions) -> li
     stripped = ffmpeg.output(
         *_selected(source, plan), "file:" + str(dst), format=plan.container.muxer, c="copy",
         map_metadata=-1, map_chapters=-1, dn=None, fflags="+bitexact",
-        **{"flags:v": "+bitexact", "flags:a": "+bitexact"}, **container_args, **bitstream_filters(plan),
-        **({} if options.keep_subtitles else {"sn": None}))
-    hashes = ffmpeg.output(*_selected(source, plan), "-", format="streamhash", hash=HASH, c="copy",
+        **{"flags:v": "+bitexact", "flags:a": "+bitexact"}, **container_args, **timing_args(plan),
+        **bitstream_filters(plan), **({} if options.keep_subtitles else {"sn": None}))
+    hashes = ffmpeg.output(*_selected(source, plan), "-", format="framehash", hash=HASH, c="copy",
                            **bitstream_filters(plan))
-    command = ffmpeg.merge_outputs(stripped, hashes).global_args("-nostdin", "-hide_banner", "-v", "error")
+    command = ffmpeg.merge_outputs(stripped, hashes).global_args("-nostdin", "-hide_banner", "-v", "error",
+                                                                 "-copyts")
     return command.overwrite_output().compile()
 
 
@@ -162,7 +180,7 @@ def _run_strip(src: Path, dst: Path, plan: Plan, options: VideoOptions, limits: 
     done = run_tool(strip_command(src, dst, plan, options), limits, "ffmpeg", output_cap(src.stat().st_size))
     if done.returncode != 0:
         raise MalformedInput(f"ffmpeg cannot copy its streams: {tool_message(done.stderr, src, first=True)}")
-    hashes = parse_hashes(done.stdout)
+    hashes = packet_digests(done.stdout)
     for stream, digest in zip(plan.kept, hashes):
         if digest == EMPTY_STREAM_HASH:
             raise MalformedInput(f"{stream.describe()} has no frames (empty or broken track)")
