@@ -44,6 +44,7 @@ class Stream:
     size: str  # "1920x1080" or "48000 Hz 2 ch"
     extradata: bytes = b""  # codec configuration: avcC/hvcC record, Matroska CodecPrivate
     time_base: Fraction | None = None  # the container's time base for this stream's timestamps
+    start: float | None = None  # seconds: where the track starts (an edit list can delay it)
 
     @property
     def is_picture(self) -> bool:
@@ -224,6 +225,7 @@ def _stream(raw: dict) -> Stream:
         size=_size(raw),
         extradata=_hexdump_bytes(str(raw.get("extradata") or "")),
         time_base=_time_base(raw.get("time_base")),
+        start=_number(raw.get("start_time")),
     )
 
 

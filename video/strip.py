@@ -20,6 +20,7 @@ from video.codecdata import opus_delay_ms
 from video.container import HEADER_BYTES, replace_codec_private, survey_iso_boxes
 from video.plan import Plan, plan_strip
 from video.probe import INPUT_GUARD, Limits, MiB, Probe, probe_file, run_tool, tool_message
+from video.reframe import AMR_INPUT_GUARD, extract_frames, reframed_streams
 from video.verify import EMPTY_STREAM_HASH, HASH, packet_digests, verify_output
 
 DEFAULT_TIMEOUT_SECONDS = 600.0
@@ -106,9 +107,11 @@ def _removed(found: dict[str, list[str]], options: VideoOptions) -> dict[str, li
             if not (name == "subtitles" and options.keep_subtitles)}
 
 
-def _selected(source, plan: Plan) -> list:
-    """ffmpeg-python stream selectors (`-map 0:INDEX`), one per kept stream, in output order."""
-    return [source[str(stream.index)] for stream in plan.kept]
+def _selected(source, plan: Plan, framed: dict[int, Path]) -> list:
+    """ffmpeg-python stream selectors (`-map 0:INDEX`), one per kept stream, in output order; a stream
+    split into single frames comes from its own .amr input, delayed to where the track started."""
+    return [ffmpeg.input("file:" + str(framed[s.index]), itsoffset=s.start or 0, **AMR_INPUT_GUARD)["a"]
+            if s.index in framed else source[str(s.index)] for s in plan.kept]
 
 
 def bitstream_filters(plan: Plan) -> dict[str, str]:
@@ -133,21 +136,23 @@ def timing_args(plan: Plan) -> dict[str, object]:
     return {"avoid_negative_ts": "disabled", **delays}
 
 
-def strip_command(src: Path, dst: Path, plan: Plan, options: VideoOptions) -> list[str]:
+def strip_command(src: Path, dst: Path, plan: Plan, options: VideoOptions,
+                  framed: dict[int, Path] | None = None) -> list[str]:
     """One ffmpeg run: the stripped file, plus a hash of every kept input stream, through the same
     bitstream filters, on stdout (what the output's packets must hash to)."""
     source = ffmpeg.input("file:" + str(src), **INPUT_GUARD)
+    framed = framed or {}
     container_args: dict[str, object] = {}
     if plan.container.is_iso:
         container_args["movflags"] = "+faststart"  # moov first, for web delivery
     if plan.container.brand:
         container_args["brand"] = plan.container.brand
     stripped = ffmpeg.output(
-        *_selected(source, plan), "file:" + str(dst), format=plan.container.muxer, c="copy",
+        *_selected(source, plan, framed), "file:" + str(dst), format=plan.container.muxer, c="copy",
         map_metadata=-1, map_chapters=-1, dn=None, fflags="+bitexact",
         **{"flags:v": "+bitexact", "flags:a": "+bitexact"}, **container_args, **timing_args(plan),
         **bitstream_filters(plan), **({} if options.keep_subtitles else {"sn": None}))
-    hashes = ffmpeg.output(*_selected(source, plan), "-", format="framehash", hash=HASH, c="copy",
+    hashes = ffmpeg.output(*_selected(source, plan, framed), "-", format="framehash", hash=HASH, c="copy",
                            **bitstream_filters(plan))
     command = ffmpeg.merge_outputs(stripped, hashes).global_args("-nostdin", "-hide_banner", "-v", "error",
                                                                  "-copyts")
@@ -166,6 +171,8 @@ def _notes(src: Path, survey: _Survey, options: VideoOptions) -> list[str]:
         notes.append("subtitle tracks kept (KEEP_SUBTITLES)")
     if survey.plan.private_rewrites:
         notes.append("Vorbis/Theora comment headers emptied (vendor string and comments)")
+    if reframed_streams(survey.plan):
+        notes.append("AMR audio muxed one frame per packet (the bytes are the input's)")
     if bitstream_filters(survey.plan):
         notes.append("MJPEG frames: APPn/COM segments (EXIF, XMP, IPTC, comments) removed, image data kept")
     return notes
@@ -177,7 +184,17 @@ def output_cap(input_bytes: int) -> int:
 
 
 def _run_strip(src: Path, dst: Path, plan: Plan, options: VideoOptions, limits: Limits) -> list[str]:
-    done = run_tool(strip_command(src, dst, plan, options), limits, "ffmpeg", output_cap(src.stat().st_size))
+    framed: dict[int, Path] = {}
+    try:
+        for stream in reframed_streams(plan):
+            work = dst.with_name(f".{dst.name}.{stream.index}.amr")
+            framed[stream.index] = work
+            extract_frames(src, stream, work, limits)
+        done = run_tool(strip_command(src, dst, plan, options, framed), limits, "ffmpeg",
+                        output_cap(src.stat().st_size))
+    finally:
+        for work in framed.values():
+            work.unlink(missing_ok=True)
     if done.returncode != 0:
         raise MalformedInput(f"ffmpeg cannot copy its streams: {tool_message(done.stderr, src, first=True)}")
     hashes = packet_digests(done.stdout)
