@@ -21,10 +21,11 @@ from video.container import HEADER_BYTES, replace_codec_private, survey_iso_boxe
 from video.plan import Plan, plan_strip
 from video.probe import INPUT_GUARD, Limits, MiB, Probe, probe_file, run_tool, tool_message
 from video.reframe import AMR_INPUT_GUARD, extract_frames, reframed_streams
-from video.verify import EMPTY_STREAM_HASH, HASH, packet_digests, verify_output
+from video.verify import EMPTY_STREAM_HASH, HASH, held_seconds, packet_digests, verify_output
 
 DEFAULT_TIMEOUT_SECONDS = 600.0
 DEFAULT_MEMORY_MB = 1024  # ffmpeg maps about 250 MiB of libraries; a stream copy needs little beyond
+TRUNCATION_TOLERANCE, TRUNCATION_SLACK_SECONDS = 0.02, 0.5  # headers round; the last frame may be short
 OUTPUT_SLACK_BYTES = MiB  # the output may exceed the input by this plus an eighth (container overhead)
 _SUFFIXES = {"matroska": ("mkv", "mka"), "mov": ("mov", "qt"), "m4v": ("m4v", "m4a")}
 _MIN_MEMORY_MB = 256  # below this ffmpeg cannot even load its libraries
@@ -183,7 +184,16 @@ def output_cap(input_bytes: int) -> int:
     return input_bytes + input_bytes // 8 + OUTPUT_SLACK_BYTES
 
 
-def _run_strip(src: Path, dst: Path, plan: Plan, options: VideoOptions, limits: Limits) -> list[str]:
+def check_complete(declared: float | None, held: float) -> None:
+    """Refuse a file cut short while its header still declares the whole duration (a Matroska
+    recording that stopped, an interrupted copy): say so, and how much of it is there."""
+    if declared and held < declared * (1 - TRUNCATION_TOLERANCE) - TRUNCATION_SLACK_SECONDS:
+        raise MalformedInput(f"truncated: the file holds {held:.2f} s of the {declared:.2f} s its header declares "
+                             f"({held / declared:.0%})")
+
+
+def _run_strip(src: Path, dst: Path, survey: _Survey, options: VideoOptions, limits: Limits) -> list[str]:
+    plan = survey.plan
     framed: dict[int, Path] = {}
     try:
         for stream in reframed_streams(plan):
@@ -198,6 +208,7 @@ def _run_strip(src: Path, dst: Path, plan: Plan, options: VideoOptions, limits: 
     if done.returncode != 0:
         raise MalformedInput(f"ffmpeg cannot copy its streams: {tool_message(done.stderr, src, first=True)}")
     hashes = packet_digests(done.stdout)
+    check_complete(survey.probe.duration, held_seconds(done.stdout))
     for stream, digest in zip(plan.kept, hashes):
         if digest == EMPTY_STREAM_HASH:
             raise MalformedInput(f"{stream.describe()} has no frames (empty or broken track)")
@@ -228,7 +239,7 @@ def strip_file(src: Path, dst: Path, options: VideoOptions | None = None,
         raise ScrubError(f"output directory {dst.parent} does not exist")
     try:
         survey = _survey(src, options, limits)
-        input_hashes = _run_strip(src, dst, survey.plan, options, limits)
+        input_hashes = _run_strip(src, dst, survey, options, limits)
         _empty_comment_headers(dst, survey.plan)
         verify_output(dst, survey.plan, input_hashes, limits)
     except BaseException:

@@ -44,6 +44,20 @@ def packet_digests(report: bytes) -> list[str]:
     return [digests[i].hexdigest() if i in digests else EMPTY_STREAM_HASH for i in range(len(time_bases))]
 
 
+def held_seconds(report: bytes) -> float:
+    """How far the packets of a framehash report reach: the latest pts + duration, in seconds."""
+    time_bases: dict[int, Fraction] = {}
+    end = Fraction(0)
+    for line in report.decode("ascii", "replace").splitlines():
+        if line.startswith("#tb "):
+            index, _, tb = line[4:].partition(":")
+            time_bases[int(index)] = Fraction(tb.strip())
+        elif line and not line.startswith("#"):
+            index, _, pts, duration = (field.strip() for field in line.split(",")[:4])
+            end = max(end, (int(pts) + int(duration)) * time_bases[int(index)])
+    return float(end)
+
+
 def stream_hashes(path: Path, limits: Limits) -> list[str]:
     """A digest of every stream's packets (timestamps and data), without decoding."""
     done = run_tool(["ffmpeg", "-nostdin", "-hide_banner", "-v", "error", *INPUT_GUARD_ARGS, "-i", "file:" + str(path),
