@@ -21,6 +21,7 @@ from video.container import HEADER_BYTES, replace_codec_private, survey_iso_boxe
 from video.plan import Plan, plan_strip
 from video.probe import INPUT_GUARD, Limits, MiB, Probe, probe_file, run_tool, tool_message
 from video.reframe import AMR_INPUT_GUARD, extract_frames, reframed_streams
+from video.sei import read_sei_texts, sei_filter
 from video.verify import EMPTY_STREAM_HASH, HASH, held_seconds, packet_digests, verify_output
 
 DEFAULT_TIMEOUT_SECONDS = 600.0
@@ -28,6 +29,7 @@ DEFAULT_MEMORY_MB = 1024  # ffmpeg maps about 250 MiB of libraries; a stream cop
 TRUNCATION_TOLERANCE, TRUNCATION_SLACK_SECONDS = 0.02, 0.5  # headers round; the last frame may be short
 OUTPUT_SLACK_BYTES = MiB  # the output may exceed the input by this plus an eighth (container overhead)
 _SUFFIXES = {"matroska": ("mkv", "mka"), "mov": ("mov", "qt"), "m4v": ("m4v", "m4a")}
+RECORD_SEI = "hvcC record SEI (kept)"
 _MIN_MEMORY_MB = 256  # below this ffmpeg cannot even load its libraries
 # APP1 (EXIF, XMP), APP3-APP13 (vendors, APP13 IPTC), APP15 and COM, by JPEG marker; APP0 (JFIF/AVI1
 # field layout), APP2 (ICC) and APP14 (Adobe colour transform) change how frames decode, so they stay.
@@ -41,6 +43,7 @@ class VideoOptions:
     keep_subtitles: bool = False  # off by default: DJI drones write GPS into subtitle tracks
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS  # per ffmpeg/ffprobe process
     memory_mb: int = DEFAULT_MEMORY_MB  # address space of each ffmpeg/ffprobe process
+    strip_encoder_sei: bool = False  # drop every H.264/HEVC SEI NAL unit (encoder settings, vendor text)
 
     def __post_init__(self) -> None:
         if not isinstance(self.keep_subtitles, bool):
@@ -48,6 +51,8 @@ class VideoOptions:
         if not (isinstance(self.timeout_seconds, (int, float)) and math.isfinite(self.timeout_seconds)
                 and self.timeout_seconds > 0):
             raise ScrubError(f"FFMPEG_TIMEOUT must be a positive number of seconds, not {self.timeout_seconds!r}")
+        if not isinstance(self.strip_encoder_sei, bool):
+            raise ScrubError(f"STRIP_ENCODER_SEI must be true or false, not {self.strip_encoder_sei!r}")
         if not (isinstance(self.memory_mb, int) and self.memory_mb >= _MIN_MEMORY_MB):
             raise ScrubError(f"FFMPEG_MEMORY_MB must be a whole number of MiB, at least {_MIN_MEMORY_MB}, "
                              f"not {self.memory_mb!r}")
@@ -66,7 +71,7 @@ class VideoOptions:
         if not raw_memory.isdigit():
             raise ScrubError(f"FFMPEG_MEMORY_MB must be a whole number of MiB, not {raw_memory!r}")
         return cls(keep_subtitles=env_bool("KEEP_SUBTITLES", False), timeout_seconds=timeout,
-                   memory_mb=int(raw_memory))
+                   memory_mb=int(raw_memory), strip_encoder_sei=env_bool("STRIP_ENCODER_SEI", False))
 
 
 @dataclass
@@ -90,6 +95,7 @@ class _Survey:
     probe: Probe
     plan: Plan
     found: dict[str, list[str]]
+    encoder_sei: list[str]  # text in the H.264/HEVC bitstream: reported apart, kept unless STRIP_ENCODER_SEI
 
 
 def _survey(path: Path, options: VideoOptions, limits: Limits) -> _Survey:
@@ -100,12 +106,25 @@ def _survey(path: Path, options: VideoOptions, limits: Limits) -> _Survey:
     probe = probe_file(path, limits)
     plan = plan_strip(probe, head, options.keep_subtitles)
     items = boxes.listed_items() if boxes and plan.container.is_iso else []
-    return _Survey(probe, plan, classify.findings(probe, items))
+    return _Survey(probe, plan, classify.findings(probe, items), _encoder_sei(path, plan, limits))
 
 
-def _removed(found: dict[str, list[str]], options: VideoOptions) -> dict[str, list[str]]:
-    return {name: details for name, details in found.items()
-            if not (name == "subtitles" and options.keep_subtitles)}
+def _encoder_sei(path: Path, plan: Plan, limits: Limits) -> list[str]:
+    lines = []
+    for stream in plan.kept:
+        in_packets, in_record = read_sei_texts(path, stream, limits)
+        lines += [f"{stream.describe()} SEI: {classify.short(text)}" for text in in_packets]
+        lines += [f"{stream.describe()} {RECORD_SEI}: {classify.short(text)}" for text in in_record]
+    return lines
+
+
+def _removed(survey: _Survey, options: VideoOptions) -> dict[str, list[str]]:
+    """What a strip takes away: not kept subtitles; encoder SEI only when asked, and not the text in an
+    hvcC record, which no filter reaches."""
+    removed = {name: details for name, details in survey.found.items()
+               if not (name == "subtitles" and options.keep_subtitles)}
+    sei = [line for line in survey.encoder_sei if RECORD_SEI not in line]
+    return removed | ({"encoder_sei": sei} if options.strip_encoder_sei and sei else {})
 
 
 def _selected(source, plan: Plan, framed: dict[int, Path]) -> list:
@@ -115,10 +134,18 @@ def _selected(source, plan: Plan, framed: dict[int, Path]) -> list:
             if s.index in framed else source[str(s.index)] for s in plan.kept]
 
 
-def bitstream_filters(plan: Plan) -> dict[str, str]:
+def sei_filters(plan: Plan, options: VideoOptions) -> dict[str, str]:
+    """With STRIP_ENCODER_SEI, `-bsf:N` dropping every SEI NAL unit of each H.264/HEVC output stream."""
+    if not options.strip_encoder_sei:
+        return {}
+    return {f"bsf:{n}": sei for n, stream in enumerate(plan.kept) if (sei := sei_filter(stream))}
+
+
+def bitstream_filters(plan: Plan, options: VideoOptions) -> dict[str, str]:
     """`-bsf:N` per output stream that is edited, not only copied: MJPEG frames lose their APPn/COM
-    segments (EXIF, XMP, IPTC, comments) losslessly; the coded image data is untouched."""
-    return {f"bsf:{n}": MJPEG_METADATA_FILTER for n, stream in enumerate(plan.kept) if stream.codec == "mjpeg"}
+    segments (EXIF, XMP, IPTC, comments) losslessly, the coded image data untouched; and see sei_filters."""
+    mjpeg = {f"bsf:{n}": MJPEG_METADATA_FILTER for n, stream in enumerate(plan.kept) if stream.codec == "mjpeg"}
+    return mjpeg | sei_filters(plan, options)
 
 
 def timing_args(plan: Plan) -> dict[str, object]:
@@ -152,9 +179,9 @@ def strip_command(src: Path, dst: Path, plan: Plan, options: VideoOptions,
         *_selected(source, plan, framed), "file:" + str(dst), format=plan.container.muxer, c="copy",
         map_metadata=-1, map_chapters=-1, dn=None, fflags="+bitexact",
         **{"flags:v": "+bitexact", "flags:a": "+bitexact"}, **container_args, **timing_args(plan),
-        **bitstream_filters(plan), **({} if options.keep_subtitles else {"sn": None}))
+        **bitstream_filters(plan, options), **({} if options.keep_subtitles else {"sn": None}))
     hashes = ffmpeg.output(*_selected(source, plan, framed), "-", format="framehash", hash=HASH, c="copy",
-                           **bitstream_filters(plan))
+                           **bitstream_filters(plan, options))
     command = ffmpeg.merge_outputs(stripped, hashes).global_args("-nostdin", "-hide_banner", "-v", "error",
                                                                  "-copyts")
     return command.overwrite_output().compile()
@@ -174,7 +201,9 @@ def _notes(src: Path, survey: _Survey, options: VideoOptions) -> list[str]:
         notes.append("Vorbis/Theora comment headers emptied (vendor string and comments)")
     if reframed_streams(survey.plan):
         notes.append("AMR audio muxed one frame per packet (the bytes are the input's)")
-    if bitstream_filters(survey.plan):
+    if sei_filters(survey.plan, options):
+        notes.append("H.264/HEVC SEI NAL units removed (STRIP_ENCODER_SEI)")
+    if any(s.codec == "mjpeg" for s in survey.plan.kept):
         notes.append("MJPEG frames: APPn/COM segments (EXIF, XMP, IPTC, comments) removed, image data kept")
     return notes
 
@@ -241,11 +270,13 @@ def strip_file(src: Path, dst: Path, options: VideoOptions | None = None,
         survey = _survey(src, options, limits)
         input_hashes = _run_strip(src, dst, survey, options, limits)
         _empty_comment_headers(dst, survey.plan)
-        verify_output(dst, survey.plan, input_hashes, limits)
+        # The SEI filter writes Annex B, which the muxer turns back into length-prefixed NAL units: the
+        # output is hashed through the same (now idempotent) filter to compare like with like.
+        verify_output(dst, survey.plan, input_hashes, limits, sei_filters(survey.plan, options))
     except BaseException:
         dst.unlink(missing_ok=True)
         raise
-    return VideoResult(format=survey.plan.container.format, removed=_removed(survey.found, options),
+    return VideoResult(format=survey.plan.container.format, removed=_removed(survey, options),
                        kept=[s.describe() for s in survey.plan.kept], notes=_notes(src, survey, options))
 
 
@@ -257,7 +288,8 @@ def inspect_file(path: Path, options: VideoOptions | None = None) -> dict:
     return {
         "format": container.format,
         "found": survey.found,
-        "removes": _removed(survey.found, options),
+        "removes": _removed(survey, options),
+        "encoder_sei": survey.encoder_sei,
         "keeps": {
             "container": container.format + (f" (brand {container.brand.strip()})" if container.brand else ""),
             "streams": [s.describe() for s in survey.plan.kept],

@@ -58,10 +58,12 @@ def held_seconds(report: bytes) -> float:
     return float(end)
 
 
-def stream_hashes(path: Path, limits: Limits) -> list[str]:
-    """A digest of every stream's packets (timestamps and data), without decoding."""
+def stream_hashes(path: Path, limits: Limits, filters: dict[str, str] | None = None) -> list[str]:
+    """A digest of every stream's packets (timestamps and data), without decoding, after `filters`
+    (`{"bsf:N": filter}`)."""
+    bsf_args = [arg for key, value in (filters or {}).items() for arg in (f"-{key}", value)]
     done = run_tool(["ffmpeg", "-nostdin", "-hide_banner", "-v", "error", *INPUT_GUARD_ARGS, "-i", "file:" + str(path),
-                     "-map", "0", "-c", "copy", *HASH_ARGS, "-"], limits, "ffmpeg")
+                     "-map", "0", "-c", "copy", *bsf_args, *HASH_ARGS, "-"], limits, "ffmpeg")
     if done.returncode != 0:
         raise VerificationFailed(f"output streams cannot be read back: {tool_message(done.stderr, path, first=True)}")
     return packet_digests(done.stdout)
@@ -120,7 +122,8 @@ def _check_container(path: Path, plan: Plan, out: Probe) -> None:
         raise VerificationFailed(f"container changed from {plan.container} to {written}")
 
 
-def verify_output(path: Path, plan: Plan, input_hashes: list[str], limits: Limits) -> None:
+def verify_output(path: Path, plan: Plan, input_hashes: list[str], limits: Limits,
+                  filters: dict[str, str] | None = None) -> None:
     """Raise VerificationFailed unless `path` is a clean, faithful stream copy of the planned streams."""
     try:
         out = probe_file(path, limits)
@@ -131,5 +134,5 @@ def verify_output(path: Path, plan: Plan, input_hashes: list[str], limits: Limit
     _check_clean(path, plan, out)
     if len(input_hashes) != len(plan.kept):
         raise VerificationFailed(f"hashed {len(input_hashes)} input streams, expected {len(plan.kept)}")
-    if stream_hashes(path, limits) != input_hashes:
+    if stream_hashes(path, limits, filters) != input_hashes:
         raise VerificationFailed("packet data differs between input and output streams (bytes or timestamps)")
