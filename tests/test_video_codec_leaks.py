@@ -53,9 +53,11 @@ def test_mjpeg_frames_lose_their_exif_xmp_and_comments_but_not_a_pixel(muxer, su
     src = tmp_path / f"mjpeg.{suffix}"
     ffmpeg("-framerate", "10", "-i", frames, "-c:v", "copy", "-f", muxer, src)
     assert b"LeakCam" in src.read_bytes() and b"Exif\0\0" in src.read_bytes()
+    assert any("segments in its frames" in line for line in inspect_file(src)["found"]["user_data"])
     dst = tmp_path / f"out.{suffix}"
     result = strip_file(src, dst)
     assert_no_secret(dst)
+    assert "user_data" not in inspect_file(dst)["found"]
     assert decoded(dst) == decoded(src)
     assert any("MJPEG frames" in note for note in result.notes)
     assert result.lossless

@@ -19,9 +19,9 @@ from video import classify
 from video.codecdata import opus_delay_ms
 from video.container import HEADER_BYTES, replace_codec_private, survey_iso_boxes
 from video.plan import Plan, plan_strip
-from video.probe import INPUT_GUARD, Limits, MiB, Probe, probe_file, run_tool, tool_message
+from video.probe import INPUT_GUARD, INPUT_GUARD_ARGS, Limits, MiB, Probe, probe_file, run_tool, tool_message
 from video.reframe import AMR_INPUT_GUARD, extract_frames, reframed_streams
-from video.sei import read_sei_texts, sei_filter
+from video.sei import PACKETS_READ, read_sei_texts, sei_filter
 from video.verify import EMPTY_STREAM_HASH, HASH, held_seconds, packet_digests, verify_output
 
 DEFAULT_TIMEOUT_SECONDS = 600.0
@@ -106,7 +106,26 @@ def _survey(path: Path, options: VideoOptions, limits: Limits) -> _Survey:
     probe = probe_file(path, limits)
     plan = plan_strip(probe, head, options.keep_subtitles)
     items = boxes.listed_items() if boxes and plan.container.is_iso else []
-    return _Survey(probe, plan, classify.findings(probe, items), _encoder_sei(path, plan, limits))
+    found = classify.findings(probe, items)
+    if in_frames := _mjpeg_frame_metadata(path, plan, limits):
+        found["user_data"] = found.get("user_data", []) + in_frames
+    return _Survey(probe, plan, found, _encoder_sei(path, plan, limits))
+
+
+def _mjpeg_frame_metadata(path: Path, plan: Plan, limits: Limits) -> list[str]:
+    """MJPEG streams whose first frames change under the metadata filter: they carry APPn/COM segments.
+    One run hashes each frame twice, as output stream 0 (as it is) and 1 (filtered)."""
+    lines = []
+    for stream in (s for s in plan.kept if s.codec == "mjpeg"):
+        done = run_tool(["ffmpeg", "-nostdin", "-hide_banner", "-v", "error", *INPUT_GUARD_ARGS, "-i", "file:" + str(path),
+                         "-map", f"0:{stream.index}", "-map", f"0:{stream.index}", "-c", "copy",
+                         "-bsf:1", MJPEG_METADATA_FILTER, "-frames:0", str(PACKETS_READ), "-frames:1", str(PACKETS_READ),
+                         "-f", "framehash", "-"], limits, "ffmpeg")
+        rows = [line.split(b",") for line in done.stdout.splitlines() if line and not line.startswith(b"#")]
+        plain, filtered = ([row[-1] for row in rows if row[0].strip() == index] for index in (b"0", b"1"))
+        if plain != filtered:
+            lines.append(f"{stream.describe()}: EXIF/XMP/IPTC or comment segments in its frames")
+    return lines
 
 
 def _encoder_sei(path: Path, plan: Plan, limits: Limits) -> list[str]:
