@@ -1,7 +1,7 @@
 """The video stripper on videos made here with real ffmpeg, judged by exiftool (-ee) and ffprobe.
 
 Every case is generated from lavfi test sources (tiny, half a second), so nothing binary is committed.
-The judge is tests/judge.py (independent of the stripper) over `exiftool -ee3`, plus
+The judge is devtools/judge.py (independent of the stripper) over `exiftool -ee3`, plus
 ffmpeg's streamhash of the video/audio packets and ffprobe's view of tracks, chapters and rotation.
 """
 from __future__ import annotations
@@ -23,10 +23,11 @@ from video.container import matroska_doctype, metadata_items
 from video.plan import plan_strip
 from video.probe import probe_file
 from video.strip import VideoOptions, inspect_file, strip_file
-from video.verify import parse_hashes, stream_hashes, verify_output
+from video.verify import packet_digests, stream_hashes, verify_output
 from videokit import av_hashes, brand_or_doctype, ffmpeg, ffprobe, rotations
 
 REPO = Path(__file__).resolve().parents[1]
+LIMITS = VideoOptions().limits()
 CLIP = ["-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=0.5",
         "-f", "lavfi", "-i", "sine=frequency=440:duration=0.5"]
 H264_AAC = ["-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac"]
@@ -242,14 +243,14 @@ def test_a_process_that_runs_too_long_is_stopped(samples, tmp_path):
 def test_verification_fails_closed(samples, tmp_path):
     """The checks themselves: a tagged file, or wrong packet hashes, never pass as output."""
     src = samples["tagged.mp4"]
-    probe = probe_file(src, 60)
+    probe = probe_file(src, LIMITS)
     plan = plan_strip(probe, src.read_bytes()[:4096], keep_subtitles=False)
     with pytest.raises(VerificationFailed, match="streams|still carries"):
-        verify_output(src, plan, stream_hashes(src, 60)[:2], 60)
+        verify_output(src, plan, stream_hashes(src, LIMITS)[:2], LIMITS)
     dst, _ = strip(src, tmp_path)
-    verify_output(dst, plan, stream_hashes(dst, 60), 60)  # the real output passes
+    verify_output(dst, plan, stream_hashes(dst, LIMITS), LIMITS)  # the real output passes
     with pytest.raises(VerificationFailed, match="packet data differs"):
-        verify_output(dst, plan, ["0" * 128, "0" * 128], 60)
+        verify_output(dst, plan, ["0" * 128, "0" * 128], LIMITS)
 
 
 def test_output_never_overwrites_input(samples, tmp_path):
@@ -366,5 +367,8 @@ def test_only_structure_counts_as_structural():
     assert not classify.is_structural("vendor_id", "appl", stream=True)
 
 
-def test_parse_hashes():
-    assert parse_hashes(b"0,v,SHA256=ab12\n1,a,SHA256=cd34\n") == ["ab12", "cd34"]
+def test_packet_digests():
+    report = b"#tb 0: 1/1000\n#tb 1: 1/2000\n0, 1, 2, 1, 10, ab\n1, 2, 4, 1, 10, ab\n"
+    first, second = packet_digests(report)
+    assert first == second  # the same times in different time bases
+    assert packet_digests(report.replace(b"1, 2, 4", b"1, 2, 6"))[1] != second

@@ -7,7 +7,8 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
-from video.probe import Probe, Stream
+from video.codecdata import xiph_comments
+from video.probe import Probe, Stream, secondary_stills
 
 CLASSES = ("location", "device", "timestamps", "telemetry", "subtitles", "cover_art", "chapters",
            "user_data", "other")
@@ -52,13 +53,13 @@ def tag_class(key: str) -> str:
     return "other"
 
 
-def _short(value: str, limit: int = 80) -> str:
+def short(value: str, limit: int = 80) -> str:
     flat = " ".join(value.split())
     return flat if len(flat) <= limit else flat[:limit - 1] + "…"
 
 
-def _stream_class(stream: Stream) -> str | None:
-    if stream.is_picture:
+def _stream_class(stream: Stream, stills: set[int]) -> str | None:
+    if stream.is_picture or stream.index in stills:
         return "cover_art"
     if stream.kind == "data":
         return "telemetry"
@@ -72,7 +73,7 @@ def _stream_class(stream: Stream) -> str | None:
 def _stream_detail(stream: Stream) -> str:
     label = stream.tags.get("handler_name") or stream.tags.get("filename") or stream.tags.get("title") or ""
     tag = f" {stream.real_codec_tag}" if stream.real_codec_tag not in ("", stream.codec) else ""
-    return stream.describe() + tag + (f" ({_short(label.strip(), 40)})" if label.strip() else "")
+    return stream.describe() + tag + (f" ({short(label.strip(), 40)})" if label.strip() else "")
 
 
 def findings(probe: Probe, boxes: list[str]) -> dict[str, list[str]]:
@@ -82,14 +83,17 @@ def findings(probe: Probe, boxes: list[str]) -> dict[str, list[str]]:
     for place, tags, is_stream in tagged:
         for key, value in tags.items():
             if not is_structural(key, value, is_stream):
-                places[(tag_class(key), f"{key}={_short(value)}")].append(place)
+                places[(tag_class(key), f"{key}={short(value)}")].append(place)
     found: dict[str, list[str]] = defaultdict(list)
     for (name, detail), where in places.items():
         found[name].append(f"{detail} ({', '.join(where)})")
+    stills = secondary_stills(probe.streams)
     for stream in probe.streams:
-        if stream_class := _stream_class(stream):
+        if stream_class := _stream_class(stream, stills):
             found[stream_class].append(_stream_detail(stream))
-    found["chapters"] += [f"chapter: {_short(title)}" for title in probe.chapters]
+    found["user_data"] += [f"{s.describe()} comment header: {short(text)}" for s in probe.streams
+                           if (text := xiph_comments(s))]
+    found["chapters"] += [f"chapter: {short(title)}" for title in probe.chapters]
     if boxes:
         found["user_data"].append("metadata boxes: " + ", ".join(boxes))
     return {name: found[name] for name in CLASSES if found.get(name)}

@@ -5,11 +5,16 @@ failures into typed errors with a one-line reason.
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
+import resource
+import signal
 import subprocess
+import time
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 from shared.errors import InputTooLarge, MalformedInput, ScrubError, UnsupportedFormat
@@ -38,6 +43,9 @@ class Stream:
     duration: float | None
     frame_seconds: float | None  # one video frame, for "durations within a frame"
     size: str  # "1920x1080" or "48000 Hz 2 ch"
+    extradata: bytes = b""  # codec configuration: avcC/hvcC record, Matroska CodecPrivate
+    time_base: Fraction | None = None  # the container's time base for this stream's timestamps
+    start: float | None = None  # seconds: where the track starts (an edit list can delay it)
 
     @property
     def is_picture(self) -> bool:
@@ -56,6 +64,17 @@ class Stream:
         return " ".join(p for p in parts if p)
 
 
+STILL_IMAGE_CODECS = {"mjpeg", "png", "bmp", "gif", "tiff", "webp", "jpeg2000", "jpegls", "ljpeg"}
+
+
+def secondary_stills(streams: tuple[Stream, ...]) -> set[int]:
+    """Indexes of video tracks in an image codec that are not the primary video: stills and thumbnails
+    that are not flagged as cover art, each frame a JPEG/PNG with its own EXIF. The primary video is the
+    first video stream that is not an attached picture, whatever its codec."""
+    videos = [s for s in streams if s.kind == "video" and not s.is_picture]
+    return {s.index for s in videos[1:] if s.codec in STILL_IMAGE_CODECS}
+
+
 @dataclass(frozen=True)
 class Probe:
     format_name: str
@@ -65,14 +84,54 @@ class Probe:
     duration: float | None
 
 
-def run_tool(args: list[str], timeout: float, what: str) -> subprocess.CompletedProcess:
-    """Run ffmpeg/ffprobe with no stdin, captured output and a hard time limit."""
+@dataclass(frozen=True)
+class Limits:
+    """What each ffmpeg/ffprobe child may use: time (capped by the caller's deadline), address space,
+    and the size of any file it writes."""
+
+    timeout: float  # seconds per process (FFMPEG_TIMEOUT)
+    memory_bytes: int  # RLIMIT_AS (FFMPEG_MEMORY_MB)
+    deadline: float | None = None  # time.monotonic() by which all work must be done, e.g. a Lambda's end
+
+    def seconds(self, what: str) -> float:
+        """The time `what` may take now; InputTooLarge when the deadline has passed."""
+        if self.deadline is None:
+            return self.timeout
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise InputTooLarge(f"no time left to run {what} before the deadline")
+        return min(self.timeout, left)
+
+
+def _limit_child(memory_bytes: int, output_bytes: int | None) -> None:
+    """Runs in the child before exec: its own limits, so a bomb fails the child and not this process."""
+    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    if output_bytes is not None:  # the largest file it may write; beyond it the write fails (SIGXFSZ)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (output_bytes, output_bytes))
+
+
+def run_tool(args: list[str], limits: Limits, what: str, output_bytes: int | None = None) -> subprocess.CompletedProcess:
+    """Run ffmpeg/ffprobe with no stdin, captured output, a time limit, a memory limit and, when given,
+    a cap on the size of the file it writes. Running out of any of them is InputTooLarge."""
+    seconds = limits.seconds(what)
     try:
-        return subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False)
+        done = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, timeout=seconds, check=False,
+                              preexec_fn=functools.partial(_limit_child, limits.memory_bytes, output_bytes))
     except subprocess.TimeoutExpired:
-        raise InputTooLarge(f"{what} did not finish within {timeout:g} s (FFMPEG_TIMEOUT)") from None
+        raise InputTooLarge(f"{what} did not finish within {seconds:g} s (FFMPEG_TIMEOUT or the deadline)") from None
     except FileNotFoundError:
         raise ScrubError(f"{args[0]} is not installed (apt-get install ffmpeg)") from None
+    except (OSError, ValueError, subprocess.SubprocessError) as exc:  # e.g. a NUL byte in an argument
+        raise ScrubError(f"{what} could not be started: {exc}") from None
+    if done.returncode == -signal.SIGXFSZ or b"File too large" in done.stderr:
+        raise InputTooLarge(f"{what}'s output would exceed {output_bytes} bytes (the input's size plus slack)")
+    if done.returncode != 0 and any(sign in done.stderr for sign in _OUT_OF_MEMORY):
+        raise InputTooLarge(f"{what} needed more than {limits.memory_bytes // MiB} MiB of memory (FFMPEG_MEMORY_MB)")
+    return done
+
+
+_OUT_OF_MEMORY = (b"Cannot allocate memory", b"failed to map segment", b"std::bad_alloc", b"out of memory")
+MiB = 1024 * 1024
 
 
 IMAGE_BRANDS = {brand.decode() for brand in ISO_IMAGE_BRANDS}
@@ -165,7 +224,23 @@ def _stream(raw: dict) -> Stream:
         duration=_number(raw.get("duration")),
         frame_seconds=_frame_seconds(raw) if raw.get("codec_type") == "video" else None,
         size=_size(raw),
+        extradata=_hexdump_bytes(str(raw.get("extradata") or "")),
+        time_base=_time_base(raw.get("time_base")),
+        start=_number(raw.get("start_time")),
     )
+
+
+def _time_base(value: object) -> Fraction | None:
+    try:
+        base = Fraction(str(value))
+    except (ValueError, ZeroDivisionError):
+        return None
+    return base if base > 0 else None
+
+
+def _hexdump_bytes(dump: str) -> bytes:
+    """The bytes of ffprobe's -show_data hexdump ("00000000: 0164 001f ...  .d.."): 8 groups per line."""
+    return b"".join(bytes.fromhex(line[10:49]) for line in dump.splitlines() if line[8:10] == ": ")
 
 
 def _chapter(raw: dict) -> str:
@@ -185,13 +260,13 @@ def parse_probe(document: dict) -> Probe:
     )
 
 
-def probe_file(path: Path, timeout: float) -> Probe:
+def probe_file(path: Path, limits: Limits) -> Probe:
     """ffprobe `path`; unreadable, truncated or non-video input raises a typed error."""
     size = path.stat().st_size
     if size == 0:
         raise MalformedInput("empty file (0 bytes)")
     done = run_tool(["ffprobe", "-v", "error", "-hide_banner", *INPUT_GUARD_ARGS, "-show_format", "-show_streams",
-                     "-show_chapters", "-of", "json", "file:" + str(path)], timeout, "ffprobe")
+                     "-show_data", "-show_chapters", "-of", "json", "file:" + str(path)], limits, "ffprobe")
     if done.returncode != 0:
         raise _reading_error(done.stderr, path)
     try:

@@ -16,14 +16,24 @@ import ffmpeg
 from shared.config import env_bool
 from shared.errors import MalformedInput, ScrubError
 from video import classify
-from video.container import HEADER_BYTES, metadata_items
+from video.codecdata import opus_delay_ms
+from video.container import HEADER_BYTES, replace_codec_private, survey_iso_boxes
 from video.plan import Plan, plan_strip
-from video.probe import INPUT_GUARD, Probe, probe_file, run_tool, tool_message
-from video.verify import EMPTY_STREAM_HASH, HASH, parse_hashes, verify_output
+from video.probe import INPUT_GUARD, INPUT_GUARD_ARGS, Limits, MiB, Probe, probe_file, run_tool, tool_message
+from video.reframe import AMR_INPUT_GUARD, extract_frames, reframed_streams
+from video.sei import PACKETS_READ, read_sei_texts, sei_filter
+from video.verify import EMPTY_STREAM_HASH, HASH, held_seconds, packet_digests, verify_output
 
 DEFAULT_TIMEOUT_SECONDS = 600.0
+DEFAULT_MEMORY_MB = 1024  # ffmpeg maps about 250 MiB of libraries; a stream copy needs little beyond
+TRUNCATION_TOLERANCE, TRUNCATION_SLACK_SECONDS = 0.02, 0.5  # headers round; the last frame may be short
+OUTPUT_SLACK_BYTES = MiB  # the output may exceed the input by this plus an eighth (container overhead)
 _SUFFIXES = {"matroska": ("mkv", "mka"), "mov": ("mov", "qt"), "m4v": ("m4v", "m4a")}
-_KIND_SELECTOR = {"video": "V", "audio": "a", "subtitle": "s"}  # 0:V leaves cover art out
+RECORD_SEI = "hvcC record SEI (kept)"
+_MIN_MEMORY_MB = 256  # below this ffmpeg cannot even load its libraries
+# APP1 (EXIF, XMP), APP3-APP13 (vendors, APP13 IPTC), APP15 and COM, by JPEG marker; APP0 (JFIF/AVI1
+# field layout), APP2 (ICC) and APP14 (Adobe colour transform) change how frames decode, so they stay.
+MJPEG_METADATA_FILTER = "filter_units=remove_types=225|227-237|239|254"
 
 
 @dataclass(frozen=True)
@@ -32,6 +42,8 @@ class VideoOptions:
 
     keep_subtitles: bool = False  # off by default: DJI drones write GPS into subtitle tracks
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS  # per ffmpeg/ffprobe process
+    memory_mb: int = DEFAULT_MEMORY_MB  # address space of each ffmpeg/ffprobe process
+    strip_encoder_sei: bool = False  # drop every H.264/HEVC SEI NAL unit (encoder settings, vendor text)
 
     def __post_init__(self) -> None:
         if not isinstance(self.keep_subtitles, bool):
@@ -39,6 +51,14 @@ class VideoOptions:
         if not (isinstance(self.timeout_seconds, (int, float)) and math.isfinite(self.timeout_seconds)
                 and self.timeout_seconds > 0):
             raise ScrubError(f"FFMPEG_TIMEOUT must be a positive number of seconds, not {self.timeout_seconds!r}")
+        if not isinstance(self.strip_encoder_sei, bool):
+            raise ScrubError(f"STRIP_ENCODER_SEI must be true or false, not {self.strip_encoder_sei!r}")
+        if not (isinstance(self.memory_mb, int) and self.memory_mb >= _MIN_MEMORY_MB):
+            raise ScrubError(f"FFMPEG_MEMORY_MB must be a whole number of MiB, at least {_MIN_MEMORY_MB}, "
+                             f"not {self.memory_mb!r}")
+
+    def limits(self, deadline: float | None = None) -> Limits:
+        return Limits(self.timeout_seconds, self.memory_mb * MiB, deadline)
 
     @classmethod
     def from_env(cls) -> VideoOptions:
@@ -47,7 +67,11 @@ class VideoOptions:
             timeout = float(raw_timeout)
         except ValueError:
             raise ScrubError(f"FFMPEG_TIMEOUT must be a number of seconds, not {raw_timeout!r}") from None
-        return cls(keep_subtitles=env_bool("KEEP_SUBTITLES", False), timeout_seconds=timeout)
+        raw_memory = os.environ.get("FFMPEG_MEMORY_MB", "").strip() or str(DEFAULT_MEMORY_MB)
+        if not raw_memory.isdigit():
+            raise ScrubError(f"FFMPEG_MEMORY_MB must be a whole number of MiB, not {raw_memory!r}")
+        return cls(keep_subtitles=env_bool("KEEP_SUBTITLES", False), timeout_seconds=timeout,
+                   memory_mb=int(raw_memory), strip_encoder_sei=env_bool("STRIP_ENCODER_SEI", False))
 
 
 @dataclass
@@ -71,43 +95,114 @@ class _Survey:
     probe: Probe
     plan: Plan
     found: dict[str, list[str]]
+    encoder_sei: list[str]  # text in the H.264/HEVC bitstream: reported apart, kept unless STRIP_ENCODER_SEI
 
 
-def _survey(path: Path, options: VideoOptions) -> _Survey:
-    probe = probe_file(path, options.timeout_seconds)
+def _survey(path: Path, options: VideoOptions, limits: Limits) -> _Survey:
+    """Boxes first (bounded, pure): sample-table bombs are refused before ffprobe indexes them."""
     with path.open("rb") as stream:
         head = stream.read(HEADER_BYTES)
-        plan = plan_strip(probe, head, options.keep_subtitles)
-        boxes = metadata_items(stream, path.stat().st_size) if plan.container.is_iso else []
-    return _Survey(probe, plan, classify.findings(probe, boxes))
+        boxes = survey_iso_boxes(stream, path.stat().st_size, head)
+    probe = probe_file(path, limits)
+    plan = plan_strip(probe, head, options.keep_subtitles)
+    items = boxes.listed_items() if boxes and plan.container.is_iso else []
+    found = classify.findings(probe, items)
+    if in_frames := _mjpeg_frame_metadata(path, plan, limits):
+        found["user_data"] = found.get("user_data", []) + in_frames
+    return _Survey(probe, plan, found, _encoder_sei(path, plan, limits))
 
 
-def _removed(found: dict[str, list[str]], options: VideoOptions) -> dict[str, list[str]]:
-    return {name: details for name, details in found.items()
-            if not (name == "subtitles" and options.keep_subtitles)}
+def _mjpeg_frame_metadata(path: Path, plan: Plan, limits: Limits) -> list[str]:
+    """MJPEG streams whose first frames change under the metadata filter: they carry APPn/COM segments.
+    One run hashes each frame twice, as output stream 0 (as it is) and 1 (filtered)."""
+    lines = []
+    for stream in (s for s in plan.kept if s.codec == "mjpeg"):
+        done = run_tool(["ffmpeg", "-nostdin", "-hide_banner", "-v", "error", *INPUT_GUARD_ARGS, "-i", "file:" + str(path),
+                         "-map", f"0:{stream.index}", "-map", f"0:{stream.index}", "-c", "copy",
+                         "-bsf:1", MJPEG_METADATA_FILTER, "-frames:0", str(PACKETS_READ), "-frames:1", str(PACKETS_READ),
+                         "-f", "framehash", "-"], limits, "ffmpeg")
+        rows = [line.split(b",") for line in done.stdout.splitlines() if line and not line.startswith(b"#")]
+        plain, filtered = ([row[-1] for row in rows if row[0].strip() == index] for index in (b"0", b"1"))
+        if plain != filtered:
+            lines.append(f"{stream.describe()}: EXIF/XMP/IPTC or comment segments in its frames")
+    return lines
 
 
-def _selected(source, plan: Plan) -> list:
-    """ffmpeg-python stream selectors, one per kept kind present (no optional maps needed)."""
-    kinds = dict.fromkeys(s.kind for s in plan.kept)
-    return [source[_KIND_SELECTOR[kind]] for kind in kinds]
+def _encoder_sei(path: Path, plan: Plan, limits: Limits) -> list[str]:
+    lines = []
+    for stream in plan.kept:
+        in_packets, in_record = read_sei_texts(path, stream, limits)
+        lines += [f"{stream.describe()} SEI: {classify.short(text)}" for text in in_packets]
+        lines += [f"{stream.describe()} {RECORD_SEI}: {classify.short(text)}" for text in in_record]
+    return lines
 
 
-def strip_command(src: Path, dst: Path, plan: Plan, options: VideoOptions) -> list[str]:
-    """One ffmpeg run: the stripped file, plus a hash of every kept input stream on stdout."""
+def _removed(survey: _Survey, options: VideoOptions) -> dict[str, list[str]]:
+    """What a strip takes away: not kept subtitles; encoder SEI only when asked, and not the text in an
+    hvcC record, which no filter reaches."""
+    removed = {name: details for name, details in survey.found.items()
+               if not (name == "subtitles" and options.keep_subtitles)}
+    sei = [line for line in survey.encoder_sei if RECORD_SEI not in line]
+    return removed | ({"encoder_sei": sei} if options.strip_encoder_sei and sei else {})
+
+
+def _selected(source, plan: Plan, framed: dict[int, Path]) -> list:
+    """ffmpeg-python stream selectors (`-map 0:INDEX`), one per kept stream, in output order; a stream
+    split into single frames comes from its own .amr input, delayed to where the track started."""
+    return [ffmpeg.input("file:" + str(framed[s.index]), itsoffset=s.start or 0, **AMR_INPUT_GUARD)["a"]
+            if s.index in framed else source[str(s.index)] for s in plan.kept]
+
+
+def sei_filters(plan: Plan, options: VideoOptions) -> dict[str, str]:
+    """With STRIP_ENCODER_SEI, `-bsf:N` dropping every SEI NAL unit of each H.264/HEVC output stream."""
+    if not options.strip_encoder_sei:
+        return {}
+    return {f"bsf:{n}": sei for n, stream in enumerate(plan.kept) if (sei := sei_filter(stream))}
+
+
+def bitstream_filters(plan: Plan, options: VideoOptions) -> dict[str, str]:
+    """`-bsf:N` per output stream that is edited, not only copied: MJPEG frames lose their APPn/COM
+    segments (EXIF, XMP, IPTC, comments) losslessly, the coded image data untouched; and see sei_filters."""
+    mjpeg = {f"bsf:{n}": MJPEG_METADATA_FILTER for n, stream in enumerate(plan.kept) if stream.codec == "mjpeg"}
+    return mjpeg | sei_filters(plan, options)
+
+
+def timing_args(plan: Plan) -> dict[str, object]:
+    """Output options that keep every packet's timestamps as the demuxer read them (with -copyts).
+
+    MP4/MOV: edit lists (AAC priming, a delayed audio start) are rewritten in the movie time scale; one
+    that every track's time scale divides makes them exact (ffmpeg's 1/1000 lost a millisecond a pass).
+    Matroska: no shift to make timestamps non-negative, and Opus packets moved forward by the codec
+    delay that the muxer subtracts again (else video drifted 7 ms against audio on every pass).
+    """
+    if plan.container.is_iso:
+        scale = math.lcm(*(s.time_base.denominator for s in plan.kept if s.time_base))
+        return {"movie_timescale": scale} if 1 < scale < 2**31 else {}
+    delays = {f"bsf:{n}": f"setts=ts=TS+{delay}" for n, stream in enumerate(plan.kept)
+              if (delay := opus_delay_ms(stream))}
+    return {"avoid_negative_ts": "disabled", **delays}
+
+
+def strip_command(src: Path, dst: Path, plan: Plan, options: VideoOptions,
+                  framed: dict[int, Path] | None = None) -> list[str]:
+    """One ffmpeg run: the stripped file, plus a hash of every kept input stream, through the same
+    bitstream filters, on stdout (what the output's packets must hash to)."""
     source = ffmpeg.input("file:" + str(src), **INPUT_GUARD)
+    framed = framed or {}
     container_args: dict[str, object] = {}
     if plan.container.is_iso:
         container_args["movflags"] = "+faststart"  # moov first, for web delivery
     if plan.container.brand:
         container_args["brand"] = plan.container.brand
     stripped = ffmpeg.output(
-        *_selected(source, plan), "file:" + str(dst), format=plan.container.muxer, c="copy",
+        *_selected(source, plan, framed), "file:" + str(dst), format=plan.container.muxer, c="copy",
         map_metadata=-1, map_chapters=-1, dn=None, fflags="+bitexact",
-        **{"flags:v": "+bitexact", "flags:a": "+bitexact"}, **container_args,
-        **({} if options.keep_subtitles else {"sn": None}))
-    hashes = ffmpeg.output(*_selected(source, plan), "-", format="streamhash", hash=HASH, c="copy")
-    command = ffmpeg.merge_outputs(stripped, hashes).global_args("-nostdin", "-hide_banner", "-v", "error")
+        **{"flags:v": "+bitexact", "flags:a": "+bitexact"}, **container_args, **timing_args(plan),
+        **bitstream_filters(plan, options), **({} if options.keep_subtitles else {"sn": None}))
+    hashes = ffmpeg.output(*_selected(source, plan, framed), "-", format="framehash", hash=HASH, c="copy",
+                           **bitstream_filters(plan, options))
+    command = ffmpeg.merge_outputs(stripped, hashes).global_args("-nostdin", "-hide_banner", "-v", "error",
+                                                                 "-copyts")
     return command.overwrite_output().compile()
 
 
@@ -121,47 +216,99 @@ def _notes(src: Path, survey: _Survey, options: VideoOptions) -> list[str]:
         notes.append(f"the .{suffix} name hides {container.format} content; kept as {container.format}")
     if options.keep_subtitles and any(s.kind == "subtitle" for s in survey.plan.kept):
         notes.append("subtitle tracks kept (KEEP_SUBTITLES)")
+    if survey.plan.private_rewrites:
+        notes.append("Vorbis/Theora comment headers emptied (vendor string and comments)")
+    if reframed_streams(survey.plan):
+        notes.append("AMR audio muxed one frame per packet (the bytes are the input's)")
+    if sei_filters(survey.plan, options):
+        notes.append("H.264/HEVC SEI NAL units removed (STRIP_ENCODER_SEI)")
+    if any(s.codec == "mjpeg" for s in survey.plan.kept):
+        notes.append("MJPEG frames: APPn/COM segments (EXIF, XMP, IPTC, comments) removed, image data kept")
     return notes
 
 
-def _run_strip(src: Path, dst: Path, plan: Plan, options: VideoOptions) -> list[str]:
-    done = run_tool(strip_command(src, dst, plan, options), options.timeout_seconds, "ffmpeg")
+def output_cap(input_bytes: int) -> int:
+    """The largest output a stream copy of `input_bytes` may write (RLIMIT_FSIZE on ffmpeg)."""
+    return input_bytes + input_bytes // 8 + OUTPUT_SLACK_BYTES
+
+
+def check_complete(declared: float | None, held: float) -> None:
+    """Refuse a file cut short while its header still declares the whole duration (a Matroska
+    recording that stopped, an interrupted copy): say so, and how much of it is there."""
+    if declared and held < declared * (1 - TRUNCATION_TOLERANCE) - TRUNCATION_SLACK_SECONDS:
+        raise MalformedInput(f"truncated: the file holds {held:.2f} s of the {declared:.2f} s its header declares "
+                             f"({held / declared:.0%})")
+
+
+def _run_strip(src: Path, dst: Path, survey: _Survey, options: VideoOptions, limits: Limits) -> list[str]:
+    plan = survey.plan
+    framed: dict[int, Path] = {}
+    try:
+        for stream in reframed_streams(plan):
+            work = dst.with_name(f".{dst.name}.{stream.index}.amr")
+            framed[stream.index] = work
+            extract_frames(src, stream, work, limits)
+        done = run_tool(strip_command(src, dst, plan, options, framed), limits, "ffmpeg",
+                        output_cap(src.stat().st_size))
+    finally:
+        for work in framed.values():
+            work.unlink(missing_ok=True)
     if done.returncode != 0:
         raise MalformedInput(f"ffmpeg cannot copy its streams: {tool_message(done.stderr, src, first=True)}")
-    hashes = parse_hashes(done.stdout)
+    hashes = packet_digests(done.stdout)
+    check_complete(survey.probe.duration, held_seconds(done.stdout))
     for stream, digest in zip(plan.kept, hashes):
         if digest == EMPTY_STREAM_HASH:
             raise MalformedInput(f"{stream.describe()} has no frames (empty or broken track)")
     return hashes
 
 
-def strip_file(src: Path, dst: Path, options: VideoOptions | None = None) -> VideoResult:
-    """Strip `src` into `dst` by stream copy and verify it; on any failure `dst` does not exist."""
+def _empty_comment_headers(dst: Path, plan: Plan) -> None:
+    """Vorbis/Theora comment headers (vendor string, ARTIST=...) live in the CodecPrivate that ffmpeg
+    copied: rewrite each empty in the written file, in place."""
+    if not plan.private_rewrites:
+        return
+    with dst.open("r+b") as stream:
+        for old, new in plan.private_rewrites:
+            replace_codec_private(stream, old, new)
+
+
+def strip_file(src: Path, dst: Path, options: VideoOptions | None = None,
+               deadline: float | None = None) -> VideoResult:
+    """Strip `src` into `dst` by stream copy and verify it; on any failure `dst` does not exist.
+
+    `deadline` (a time.monotonic() value, e.g. from a Lambda's remaining time) caps every child's timeout.
+    """
     options = options or VideoOptions()
+    limits = options.limits(deadline)
     if src.resolve() == dst.resolve():
         raise ScrubError("output would overwrite the input; choose another destination")
     if not dst.parent.is_dir():
         raise ScrubError(f"output directory {dst.parent} does not exist")
     try:
-        survey = _survey(src, options)
-        input_hashes = _run_strip(src, dst, survey.plan, options)
-        verify_output(dst, survey.plan, input_hashes, options.timeout_seconds)
+        survey = _survey(src, options, limits)
+        input_hashes = _run_strip(src, dst, survey, options, limits)
+        _empty_comment_headers(dst, survey.plan)
+        # The SEI filter writes Annex B, which the muxer turns back into length-prefixed NAL units: the
+        # output is hashed through the same (now idempotent) filter to compare like with like.
+        verify_output(dst, survey.plan, input_hashes, limits, sei_filters(survey.plan, options))
     except BaseException:
         dst.unlink(missing_ok=True)
         raise
-    return VideoResult(format=survey.plan.container.format, removed=_removed(survey.found, options),
+    return VideoResult(format=survey.plan.container.format, removed=_removed(survey, options),
                        kept=[s.describe() for s in survey.plan.kept], notes=_notes(src, survey, options))
 
 
 def inspect_file(path: Path, options: VideoOptions | None = None) -> dict:
     """JSON-ready report: the container, the metadata found by class, what strip removes and keeps."""
     options = options or VideoOptions()
-    survey = _survey(path, options)
+    survey = _survey(path, options, options.limits())
     container = survey.plan.container
     return {
         "format": container.format,
         "found": survey.found,
-        "removes": _removed(survey.found, options),
+        "removes": _removed(survey, options),
+        "encoder_sei": survey.encoder_sei,
         "keeps": {
             "container": container.format + (f" (brand {container.brand.strip()})" if container.brand else ""),
             "streams": [s.describe() for s in survey.plan.kept],

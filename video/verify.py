@@ -1,38 +1,72 @@
 """Fail-closed checks of a stripped video before anyone sees it.
 
 The output must probe cleanly as the same container and brand, hold exactly the kept streams
-(same codecs, rotation, durations within a frame, identical packet data by ffmpeg's streamhash)
+(same codecs, rotation, durations within a frame, identical packets by ffmpeg's framehash: the same
+bytes at the same dts and pts, so edit lists, codec delay and B-frame order are kept)
 and nothing else: no tag beyond structure, no chapter, no metadata box, no data or picture track.
 """
 from __future__ import annotations
 
 import hashlib
+from fractions import Fraction
 from pathlib import Path
 
 from shared.errors import ScrubError, VerificationFailed
 from video import classify
+from video.codecdata import cleaned_xiph
 from video.container import HEADER_BYTES, choose_container, metadata_items
 from video.plan import Plan
-from video.probe import INPUT_GUARD_ARGS, Probe, Stream, probe_file, run_tool, tool_message
+from video.probe import INPUT_GUARD_ARGS, Limits, Probe, Stream, probe_file, run_tool, tool_message
 
-HASH = "sha512"  # streamhash's digest: faster than sha256 on 64-bit CPUs without SHA extensions
-EMPTY_STREAM_HASH = hashlib.sha512(b"").hexdigest()  # what a stream with no packets hashes to
+HASH = "sha256"  # framehash's per-packet digest: 64 hex digits a line keep the report (held in memory) small
+EMPTY_STREAM_HASH = hashlib.sha256(b"").hexdigest()  # what a stream with no packets digests to
 _AUDIO_FRAME_SECONDS = 0.13  # the longest common audio frame: 1024 AAC samples at 8 kHz
+HASH_ARGS = ["-copyts", "-f", "framehash", "-hash", HASH]  # -copyts: timestamps as the demuxer reads them
 
 
-def parse_hashes(report: bytes) -> list[str]:
-    """Digests from ffmpeg's streamhash lines ("0,v,SHA512=ab12..."), in stream order."""
-    lines = report.decode("ascii", "replace").splitlines()
-    return [line.rsplit("=", 1)[-1].strip() for line in lines if "=" in line]
+def packet_digests(report: bytes) -> list[str]:
+    """One digest per stream over every packet's dts, pts (as exact times, whatever the time base), size
+    and data hash, from ffmpeg's framehash report; durations and side data are left out."""
+    time_bases: dict[int, Fraction] = {}
+    digests: dict[int, hashlib._Hash] = {}
+    try:
+        for line in report.decode("ascii").splitlines():
+            if line.startswith("#tb "):
+                index, _, tb = line[4:].partition(":")
+                time_bases[int(index)] = Fraction(tb.strip())
+            elif line and not line.startswith("#"):
+                index, dts, pts, _, size, digest = (field.strip() for field in line.split(",")[:6])
+                base = time_bases[int(index)]
+                record = f"{int(dts) * base},{int(pts) * base},{size},{digest}\n"
+                digests.setdefault(int(index), hashlib.sha256()).update(record.encode())
+    except (ValueError, KeyError, ZeroDivisionError, UnicodeDecodeError):
+        raise VerificationFailed("ffmpeg's packet report is unreadable") from None
+    return [digests[i].hexdigest() if i in digests else EMPTY_STREAM_HASH for i in range(len(time_bases))]
 
 
-def stream_hashes(path: Path, timeout: float) -> list[str]:
-    """A digest of every stream's packet data, without decoding."""
+def held_seconds(report: bytes) -> float:
+    """How far the packets of a framehash report reach: the latest pts + duration, in seconds."""
+    time_bases: dict[int, Fraction] = {}
+    end = Fraction(0)
+    for line in report.decode("ascii", "replace").splitlines():
+        if line.startswith("#tb "):
+            index, _, tb = line[4:].partition(":")
+            time_bases[int(index)] = Fraction(tb.strip())
+        elif line and not line.startswith("#"):
+            index, _, pts, duration = (field.strip() for field in line.split(",")[:4])
+            end = max(end, (int(pts) + int(duration)) * time_bases[int(index)])
+    return float(end)
+
+
+def stream_hashes(path: Path, limits: Limits, filters: dict[str, str] | None = None) -> list[str]:
+    """A digest of every stream's packets (timestamps and data), without decoding, after `filters`
+    (`{"bsf:N": filter}`)."""
+    bsf_args = [arg for key, value in (filters or {}).items() for arg in (f"-{key}", value)]
     done = run_tool(["ffmpeg", "-nostdin", "-hide_banner", "-v", "error", *INPUT_GUARD_ARGS, "-i", "file:" + str(path),
-                     "-map", "0", "-c", "copy", "-f", "streamhash", "-hash", HASH, "-"], timeout, "ffmpeg")
+                     "-map", "0", "-c", "copy", *bsf_args, *HASH_ARGS, "-"], limits, "ffmpeg")
     if done.returncode != 0:
         raise VerificationFailed(f"output streams cannot be read back: {tool_message(done.stderr, path, first=True)}")
-    return parse_hashes(done.stdout)
+    return packet_digests(done.stdout)
 
 
 def _same_stream(before: Stream, after: Stream) -> str | None:
@@ -64,6 +98,8 @@ def _check_streams(plan: Plan, out: Probe) -> None:
     for before, after in zip(plan.kept, out.streams):
         if problem := _same_stream(before, after):
             raise VerificationFailed(problem)
+        if before.codec in ("vorbis", "theora") and after.extradata != (cleaned_xiph(before) or before.extradata):
+            raise VerificationFailed(f"{after.describe()}: its headers are not the input's with an empty comment")
 
 
 def _check_clean(path: Path, plan: Plan, out: Probe) -> None:
@@ -86,10 +122,11 @@ def _check_container(path: Path, plan: Plan, out: Probe) -> None:
         raise VerificationFailed(f"container changed from {plan.container} to {written}")
 
 
-def verify_output(path: Path, plan: Plan, input_hashes: list[str], timeout: float) -> None:
+def verify_output(path: Path, plan: Plan, input_hashes: list[str], limits: Limits,
+                  filters: dict[str, str] | None = None) -> None:
     """Raise VerificationFailed unless `path` is a clean, faithful stream copy of the planned streams."""
     try:
-        out = probe_file(path, timeout)
+        out = probe_file(path, limits)
     except ScrubError as exc:
         raise VerificationFailed(f"output does not probe: {exc.reason}") from None
     _check_container(path, plan, out)
@@ -97,5 +134,5 @@ def verify_output(path: Path, plan: Plan, input_hashes: list[str], timeout: floa
     _check_clean(path, plan, out)
     if len(input_hashes) != len(plan.kept):
         raise VerificationFailed(f"hashed {len(input_hashes)} input streams, expected {len(plan.kept)}")
-    if stream_hashes(path, timeout) != input_hashes:
-        raise VerificationFailed("packet data differs between input and output streams")
+    if stream_hashes(path, limits, filters) != input_hashes:
+        raise VerificationFailed("packet data differs between input and output streams (bytes or timestamps)")
