@@ -1,12 +1,34 @@
 """One structured JSON log line per record, on stdout (Lambda sends it to CloudWatch Logs, where
 Logs Insights queries the fields directly), and one metrics line per invocation in CloudWatch's
 embedded metric format, which CloudWatch turns into metrics with no API call: namespace `mediascrub`,
-dimension `function`, one count per outcome and `reencoded`."""
+dimension `function`, one count per outcome and `reencoded`. Within an invocation every line carries
+its `aws_request_id` (from Lambda's context), so one invocation's lines can be found together."""
 from __future__ import annotations
 
 import json
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+_request_id: ContextVar[str | None] = ContextVar("mediascrub_request_id", default=None)
+
+
+@contextmanager
+def invocation(context: Any) -> Iterator[None]:
+    """Lines written inside carry the invocation's request id (when Lambda's context has one)."""
+    token = _request_id.set(getattr(context, "aws_request_id", None))
+    try:
+        yield
+    finally:
+        _request_id.reset(token)
+
+
+def _with_request_id(fields: dict) -> dict:
+    request_id = _request_id.get()
+    return {**fields, "aws_request_id": request_id} if request_id else fields
 
 _LEVELS = {"failed": "ERROR", "misrouted": "WARNING", "not-media": "WARNING"}
 
@@ -15,7 +37,7 @@ def log_record(fields: dict) -> None:
     """Write `fields` (which include `outcome`) as one JSON line, with a level matching the outcome
     (a re-encode, `lossless: false`, is a WARNING: the fallback is never silent)."""
     level = _LEVELS.get(fields.get("outcome", ""), "WARNING" if fields.get("lossless") is False else "INFO")
-    line = json.dumps({"level": level, **fields}, ensure_ascii=False, default=str)
+    line = json.dumps({"level": level, **_with_request_id(fields)}, ensure_ascii=False, default=str)
     _write(line)
 
 
@@ -34,4 +56,4 @@ def log_metrics(function: str, counts: dict[str, int]) -> None:
         "Namespace": METRICS_NAMESPACE, "Dimensions": [["function"]],
         "Metrics": [{"Name": name, "Unit": "Count"} for name in names]}]},
         "function": function, **{name: counts[name] for name in names}}
-    _write(json.dumps(line))
+    _write(json.dumps(_with_request_id(line)))

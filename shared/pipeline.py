@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from shared import batchops, events, guard, s3io
+from shared import batchops, events, guard, logs, s3io
 from shared.config import Config
 from shared.contentroute import ContentRouter
 from shared.errors import ScrubError
@@ -57,7 +57,7 @@ class Pipeline:
         deliveries = events.deliveries(event)
         budget = TimeBudget(context, self.config.time_reserve_s)
         for delivery in deliveries:
-            reports = [budget.not_started(self.kind, record) or budget.took(self.process(record))
+            reports = [budget.not_started(self.kind, record) or self._within(budget, record)
                        for record in delivery.records]
             reports += [_report_unreadable(delivery, error) for error in delivery.errors]
             outcomes += [r["outcome"] for r in reports]
@@ -77,6 +77,10 @@ class Pipeline:
         if reencoded:  # the lossless path was not used: never silent, so counted here and logged as a warning
             summary["reencoded"] = reencoded
         return summary
+
+    def _within(self, budget: TimeBudget, record: events.ObjectRecord) -> dict:
+        with budget.record_deadline():
+            return budget.took(self.process(record))
 
     def process(self, record: events.ObjectRecord) -> dict:
         """Strip one object; never raises. Returns (and logs) the record's report."""
@@ -251,6 +255,7 @@ class LazyHandler:
         self.pipeline: Pipeline | None = None
 
     def __call__(self, event: dict, context: Any = None) -> dict:
-        if self.pipeline is None:
-            self.pipeline = self.build()
-        return self.pipeline.handle(event, context)
+        with logs.invocation(context):
+            if self.pipeline is None:
+                self.pipeline = self.build()
+            return self.pipeline.handle(event, context)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,10 +17,11 @@ from images import handler as image_handler
 from images.registry import strip
 from pipelinekit import handler, logged
 from shared.config import Config
-from shared.errors import InvalidConfig
+from shared.errors import InvalidConfig, MalformedInput
 from shared.pipeline import InvocationFailed, Pipeline
 from shared.routing import IMAGE, VIDEO
 from shared.staging import InMemory, OnDisk
+from shared.timebudget import current_deadline
 from video import handler as video_handler
 from video.strip import strip_file
 
@@ -94,6 +96,8 @@ def _ended_pid() -> int:
 class LambdaContext:
     """Lambda's context as the runtime passes it; the remaining times are what a clock would report."""
 
+    aws_request_id = "8f5f1c5e-0000-4000-8000-000000000001"
+
     def __init__(self, *remaining_ms: int) -> None:
         self.remaining = iter(remaining_ms)
 
@@ -113,6 +117,7 @@ def test_records_that_cannot_finish_in_time_are_reported_before_the_timeout(s3, 
         assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == DIRTY  # not started, retried from the queue
     lines = logged(capsys)
     assert [line["outcome"] for line in lines] == ["stripped", "failed", "failed"]
+    assert {line["aws_request_id"] for line in lines} == {LambdaContext.aws_request_id}
     assert lines[1]["reason"].startswith("not started: 9.0 s left in the invocation")
 
 
@@ -137,3 +142,23 @@ def test_object_lock_retention_and_legal_hold_are_carried_over(s3):
     assert after["VersionId"] != head["VersionId"]
     assert (after["ObjectLockMode"], after["ObjectLockRetainUntilDate"], after["ObjectLockLegalHoldStatus"]) == \
         ("GOVERNANCE", until, "ON")
+
+
+def test_the_video_stripper_is_given_the_invocations_deadline(s3, bucket, monkeypatch, tmp_path):
+    """ffmpeg runs are capped by the time Lambda has left (less a margin to report), never by their own
+    timeout alone: four runs of up to FFMPEG_TIMEOUT each could outlive the function."""
+    deadlines = []
+
+    def stripper(src, dst, options=None, deadline=None):
+        deadlines.append(deadline)
+        raise MalformedInput("stopped here by the test")
+
+    monkeypatch.setattr("video.strip.strip_file", stripper)
+    head = uploaded(s3, bucket, "clip.mp4", b"\0" * 64)
+    scrub = handler(video_handler, monkeypatch, TMP_DIR=str(tmp_path))
+    started = time.monotonic()
+    with pytest.raises(InvocationFailed, match="stopped here by the test"):
+        scrub(s3_event(s3_record(bucket, "clip.mp4", head)), LambdaContext(300_000))
+    (deadline,) = deadlines
+    assert started + 300 - 5 - 1 < deadline <= time.monotonic() + 300 - 5
+    assert current_deadline() is None  # outside a record: no deadline (the CLI, a backfill thread)

@@ -15,12 +15,13 @@ def build() -> Pipeline:
     """Cold start: validate the settings, import the stripper (and ffmpeg-python), create the S3 client."""
     from shared.s3io import make_client
     from shared.staging import OnDisk
+    from shared.timebudget import current_deadline
     from video.container import recognises
     from video.strip import VideoOptions, strip_file
 
     config, options = Config.from_env(), VideoOptions.from_env()
     return Pipeline(VIDEO, config, make_client(),
-                    OnDisk(lambda src, dst: strip_file(src, dst, options), config.staging_dir),
+                    OnDisk(lambda src, dst: strip_file(src, dst, options, current_deadline()), config.staging_dir),
                     content_router(recognises, config.handoff_function))
 
 
