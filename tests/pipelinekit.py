@@ -12,6 +12,7 @@ import pytest
 
 from devtools import samples
 from devtools.judge import leaks_in_file
+from shared import settings
 from shared.config import Config
 from shared.events import ObjectRecord, deliveries
 from shared.pipeline import LazyHandler, Pipeline
@@ -50,14 +51,11 @@ def tags(s3, bucket: str, key: str, **pin) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=bucket, Key=key, **pin)["TagSet"]}
 
 
-# Every setting a handler reads: a test's handler sees only the ones it sets.
-SETTINGS = ("GUARD", "SOURCE_PREFIX", "DEST_PREFIX", "DEST_BUCKET", "SOURCE_BUCKETS", "DELETE_ORIGINAL_VERSION",
-            "HANDOFF_FUNCTION", "MAX_IMAGE_MB", "MULTIPART_PART_MB", "TMP_DIR", "TIME_RESERVE_S")
 
 
 def handler(module, monkeypatch: pytest.MonkeyPatch, **env: str) -> LazyHandler:
     """A fresh (cold) handler of `module` with `env` set, as a new Lambda container would start."""
-    for name in SETTINGS:
+    for name in settings.NAMES:  # a test's handler sees only the settings it sets
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
