@@ -79,3 +79,29 @@ def dirty_video(tmp_path_factory) -> bytes:
     assert len(data) > 5 * 1024 * 1024
     return data
 
+
+
+@pytest.fixture(scope="session")
+def gps_video(tmp_path_factory) -> bytes:
+    """A one-second MP4 with location, creation time, device tags, a timecode track and a rotation."""
+    from devtools.samples import video_clip
+
+    path = tmp_path_factory.mktemp("clip") / "clip.mp4"
+    video_clip(str(path))
+    return path.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def sam_region():
+    """SAM's translator needs a region for the ARNs it builds; nothing is contacted."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        yield
+
+
+@pytest.fixture(scope="module")
+def template(sam_region) -> dict:
+    """template.yaml as cfn-lint reads it."""
+    from samtemplate import parsed
+
+    return parsed()

@@ -93,3 +93,18 @@ def object_leaks(s3, bucket: str, key: str, tmp_path: Path, suffix: str = ".bin"
     path = tmp_path / f"judged{suffix}"
     path.write_bytes(body(s3, bucket, key, **pin))
     return leaks_in_file(str(path))
+
+
+def lose_first_response(client, operation: str) -> list[int]:
+    """Make `client` lose S3's first successful answer to `operation`: S3 applied it, the answer never
+    arrived, botocore sends it again. Returns the list that records the attempt that was lost."""
+    lost: list[int] = []
+
+    def lose(response, attempts, **_):
+        if response and response[0].status_code == 200 and not lost:
+            lost.append(attempts)
+            return 0  # retry at once
+        return None
+
+    client.meta.events.register_first(f"needs-retry.s3.{operation}", lose)
+    return lost

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from devtools.s3events import s3_event, s3_record, sqs_event, uploaded
-from devtools.samples import jpeg_photo, video_clip
+from devtools.samples import jpeg_photo
 from images import handler as image_handler
 from images.registry import strip
 from pipelinekit import handler, logged
@@ -47,13 +47,6 @@ def test_every_bad_setting_fails_the_cold_start_with_one_line(monkeypatch, name,
         scrub({"Records": []})
     message = str(refused.value)
     assert message.startswith("invalid configuration: ") and name in message and "\n" not in message
-
-
-@pytest.fixture(scope="module")
-def gps_video(tmp_path_factory) -> bytes:
-    path = tmp_path_factory.mktemp("clip") / "clip.mp4"
-    video_clip(str(path))
-    return path.read_bytes()
 
 
 @pytest.mark.slow

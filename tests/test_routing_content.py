@@ -14,7 +14,7 @@ import pytest
 from moto.events.models import EventPattern
 
 from devtools.s3events import eventbridge_event, uploaded
-from devtools.samples import heic_photo, jpeg_photo, video_clip
+from devtools.samples import heic_photo, jpeg_photo
 from images import handler as image_handler
 from images.registry import recognises, strip
 from pipelinekit import handler, logged, object_leaks, tags
@@ -85,13 +85,6 @@ def test_the_catch_all_function_may_hand_over_to_the_video_function(deployed):
 
 
 
-
-
-@pytest.fixture(scope="module")
-def gps_video(tmp_path_factory) -> bytes:
-    path = tmp_path_factory.mktemp("clip") / "clip.mp4"
-    video_clip(str(path))
-    return path.read_bytes()
 
 
 @pytest.mark.slow

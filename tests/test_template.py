@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from dockerfiles import REPO, Dockerfile
-from samtemplate import FUNCTIONS, parsed
+from samtemplate import FUNCTIONS
 from samtemplate import allowed as _allowed
 from samtemplate import tool as _tool
 from samtemplate import transformed as _transformed
@@ -21,17 +21,7 @@ REWRITE = {"s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:Get
            "s3:PutObject", "s3:PutObjectTagging", "s3:PutObjectVersionTagging"}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def region():
-    """SAM's translator needs a region for the ARNs it builds; nothing is contacted."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        yield
-
-
-@pytest.fixture(scope="module")
-def template() -> dict:
-    return parsed()
+pytestmark = pytest.mark.usefixtures("sam_region")
 
 
 def test_cfn_lint_is_clean():

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from samtemplate import FUNCTIONS, allowed, parsed, transformed
+from samtemplate import FUNCTIONS, allowed, transformed
 from shared.guard import GUARD_TAG, GUARD_TAG_VALUE
 
 BUCKET_ARN = {"Fn::Sub": "arn:${AWS::Partition}:s3:::${MediaBucket}"}
@@ -15,17 +15,7 @@ FUNCTION_ROLES = [{"Fn::GetAtt": [f"{function}Role", "Arn"]} for function in FUN
 ADMIN = "arn:aws:iam::123456789012:role/media-admin"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def region():
-    """SAM's translator needs a region for the ARNs it builds; nothing is contacted."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        yield
-
-
-@pytest.fixture(scope="module")
-def template() -> dict:
-    return parsed()
+pytestmark = pytest.mark.usefixtures("sam_region")
 
 
 def statements(template: dict, **parameters: str) -> dict[str, dict]:

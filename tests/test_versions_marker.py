@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 from devtools.s3events import s3_event, s3_record, uploaded
 from devtools.samples import jpeg_photo
 from images.registry import strip as real_strip
-from pipelinekit import logged, object_leaks, tags
+from pipelinekit import logged, lose_first_response, object_leaks, tags
 from shared.config import Config
 from shared.guard import GUARD_TAG
 from shared.pipeline import Pipeline
@@ -79,16 +79,7 @@ def test_a_lost_putobject_response_still_ends_stripped(s3, bucket, versioned_buc
     bucket = versioned_bucket if versioned else bucket
     head = uploaded(s3, bucket, "lost.jpg", DIRTY)
     client = make_client()
-    lost: list[int] = []
-
-    def lose_first_response(response, attempts, **_):
-        """S3 applied the PutObject, but the answer never arrived: botocore sends it again."""
-        if response and response[0].status_code == 200 and not lost:
-            lost.append(attempts)
-            return 0
-        return None
-
-    client.meta.events.register_first("needs-retry.s3.PutObject", lose_first_response)
+    lost = lose_first_response(client, "PutObject")
     scrub = pipeline(client, delete_original_version=versioned)
     assert scrub.handle(s3_event(s3_record(bucket, "lost.jpg", head))) == {"outcomes": {"stripped": 1}}
     assert lost == [1]
@@ -137,15 +128,7 @@ def test_a_lost_complete_multipart_upload_response_still_ends_stripped(s3, versi
     bucket = versioned_bucket
     head = uploaded(s3, bucket, "clip.mp4", dirty_video)
     client = make_client()
-    lost: list[int] = []
-
-    def lose_first_response(response, attempts, **_):
-        if response and response[0].status_code == 200 and not lost:
-            lost.append(attempts)
-            return 0
-        return None
-
-    client.meta.events.register_first("needs-retry.s3.CompleteMultipartUpload", lose_first_response)
+    lost = lose_first_response(client, "CompleteMultipartUpload")
     config = Config(delete_original_version=True, part_bytes=5 * 1024 * 1024)
     scrub = Pipeline(VIDEO, config, client, OnDisk(strip_file, str(tmp_path)))
     assert scrub.handle(s3_event(s3_record(bucket, "clip.mp4", head))) == {"outcomes": {"stripped": 1}}
