@@ -17,6 +17,7 @@ import struct
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
+from shared.boxes import HEADER_BYTES, box_header, four_character_code
 from shared.errors import InputTooLarge, LosslessUnsupported, MalformedInput
 
 MAX_BOXES = 10_000  # per parent: real files have a handful of top-level boxes and one ipco of a few hundred
@@ -154,14 +155,6 @@ class _Cursor:
         return n
 
 
-def four_character_code(raw: bytes, where: str) -> str:
-    """A box or item type: four printable characters (a control byte means this is not a box at all)."""
-    code = raw.decode("latin-1")
-    if not code.isprintable():
-        raise MalformedInput(f"{where} has type {raw!r}, not four printable characters")
-    return code
-
-
 def read_boxes(data: bytes, start: int, end: int, parent: str) -> list[Box]:
     """The boxes between start and end; a size-0 box (to the end) is accepted only at the top level."""
     boxes: list[Box] = []
@@ -169,27 +162,11 @@ def read_boxes(data: bytes, start: int, end: int, parent: str) -> list[Box]:
     while pos < end:
         if len(boxes) >= MAX_BOXES:
             raise InputTooLarge(f"more than {MAX_BOXES} boxes in {parent}")
-        if end - pos < 8:
-            raise MalformedInput(f"{end - pos} stray bytes at the end of {parent}")
-        size, kind = struct.unpack_from(">I4s", data, pos)
-        box_type = four_character_code(kind, f"box at offset {pos} in {parent}")
-        header = 8
-        if size == 1:
-            if end - pos < 16:
-                raise MalformedInput(f"'{box_type}' box in {parent} is truncated")
-            size, header = struct.unpack_from(">Q", data, pos + 8)[0], 16
-        elif size == 0:
-            if parent != "file":
-                raise MalformedInput(f"'{box_type}' box in {parent} has size 0")
-            size = end - pos
-        if box_type == "uuid":
-            header += 16
-        if size < header:
-            raise MalformedInput(f"'{box_type}' box in {parent} declares {size} bytes, less than its header")
-        if pos + size > end:
-            raise MalformedInput(f"'{box_type}' box in {parent} runs {pos + size - end} bytes past its end")
-        boxes.append(Box(box_type, pos, pos + header, pos + size))
-        pos += size
+        header = box_header(data[pos:pos + HEADER_BYTES], end - pos, parent)
+        if header.to_end and parent != "file":
+            raise MalformedInput(f"'{header.type}' box in {parent} has size 0")
+        boxes.append(Box(header.type, pos, pos + header.length, pos + header.size))
+        pos += header.size
     return boxes
 
 

@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+from shared.boxes import HEADER_BYTES as BOX_HEADER_BYTES
+from shared.boxes import box_header
 from shared.errors import InputTooLarge, MalformedInput, UnsupportedFormat
 from video.probe import ISO_FAMILY, ISO_TOP_LEVEL_BOXES, MATROSKA_FAMILY, SUPPORTED, Probe, not_a_video_image
 
@@ -177,23 +179,17 @@ def choose_container(probe: Probe, head: bytes) -> Container:
 
 
 def _boxes(stream: BinaryIO, start: int, end: int) -> Iterator[tuple[str, int, int]]:
-    """(type, payload start, box end) of each box between start and end; stops at a broken size."""
+    """(type, payload start, box end) of each box between start and end; stops at a broken header (ffmpeg,
+    which reads the file next, judges it)."""
     pos = start
-    while pos + 8 <= end:
+    while pos < end:
         stream.seek(pos)
-        header = stream.read(16)
-        if len(header) < 8:
+        try:
+            header = box_header(stream.read(BOX_HEADER_BYTES), end - pos, "the file")
+        except MalformedInput:
             return
-        size, kind = struct.unpack(">I4s", header[:8])
-        header_length = 8
-        if size == 1 and len(header) == 16:
-            size, header_length = struct.unpack(">Q", header[8:16])[0], 16
-        elif size == 0:
-            size = end - pos
-        if size < header_length or pos + size > end:
-            return
-        yield kind.decode("latin-1"), pos + header_length, pos + size
-        pos += size
+        yield header.type, pos + header.length, pos + header.size
+        pos += header.size
 
 
 def _meta_payload(stream: BinaryIO, start: int) -> int:
