@@ -20,6 +20,7 @@ from images import exif, icc, isobmff
 from images.memo import by_identity
 from images.model import Finding, Options, check_pixels
 from images.reencode import DECODER_ERRORS, PillowFormat, check_decoded, with_pillow
+from shared.boxes import ftyp_brands
 from shared.errors import LosslessUnsupported, MalformedInput
 from shared.routing import ISO_IMAGE_BRANDS
 
@@ -69,11 +70,11 @@ _EXIF_ORIENTATION = {
 
 def sniff(head: bytes) -> bool:
     """ftyp with a HEIF/AVIF major brand, or a compatible brand of the item structure (mif1/msf1)."""
-    if head[4:8] != b"ftyp":
+    brands = ftyp_brands(head)
+    if brands is None:
         return False
-    size = int.from_bytes(head[:4], "big")
-    compatible = [head[i:i + 4] for i in range(16, min(size, len(head)) - 3, 4)]
-    return head[8:12] in _MAJOR_BRANDS or any(b in _STRUCTURAL_BRANDS for b in compatible)
+    major, compatible = brands
+    return major in _MAJOR_BRANDS or any(b in _STRUCTURAL_BRANDS for b in compatible)
 
 
 @by_identity()

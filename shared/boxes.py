@@ -49,3 +49,11 @@ def box_header(raw: bytes, room: int, where: str) -> BoxHeader:
     if size > room:
         raise MalformedInput(f"'{box_type}' box in {where} runs {size - room} bytes past its end")
     return BoxHeader(box_type, length, size, to_end)
+
+
+def ftyp_brands(head: bytes) -> tuple[bytes, list[bytes]] | None:
+    """(major brand, compatible brands) of a file that starts with an ftyp box; None for one that does not."""
+    if head[4:8] != b"ftyp":
+        return None
+    size = int.from_bytes(head[:4], "big")
+    return head[8:12], [head[i:i + 4] for i in range(16, min(size, len(head)) - 3, 4)]

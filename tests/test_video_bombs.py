@@ -89,7 +89,9 @@ def measured(path: Path, tmp_path: Path, command: str = "strip") -> dict:
         "    error = None\n"
         "except ScrubError as exc:\n"
         "    error = str(exc)\n"
-        "print(json.dumps({'error': error, 'self_kb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,\n"
+        # VmHWM: this process's own peak (ru_maxrss would include pytest's, which Linux carries across exec).
+        "peak_kb = next(int(line.split()[1]) for line in open('/proc/self/status') if line.startswith('VmHWM:'))\n"
+        "print(json.dumps({'error': error, 'self_kb': peak_kb,\n"
         "                  'children_kb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))\n")
     done = subprocess.run([sys.executable, "-c", code, str(path), str(tmp_path / ("out" + path.suffix))],
                           cwd=REPO, capture_output=True, text=True, timeout=300, check=False)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from shared.boxes import HEADER_BYTES as BOX_HEADER_BYTES
-from shared.boxes import box_header
+from shared.boxes import box_header, ftyp_brands
 from shared.errors import InputTooLarge, MalformedInput, UnsupportedFormat
 from video.probe import ISO_FAMILY, ISO_TOP_LEVEL_BOXES, MATROSKA_FAMILY, SUPPORTED, Probe, not_a_video_image
 
@@ -60,8 +60,8 @@ def major_brand(head: bytes) -> str | None:
 def recognises(head: bytes) -> bool:
     """Whether the first HEADER_BYTES of a file are a container this package strips (an MP4/MOV family
     file that is not a HEIF/AVIF image, or Matroska/WebM): decided before the object is fetched whole."""
-    if head[4:8] == b"ftyp":
-        return not_a_video_image(head[8:12].decode("latin-1")) is None
+    if brands := ftyp_brands(head):
+        return not_a_video_image(brands[0].decode("latin-1")) is None
     return head[4:8] in ISO_TOP_LEVEL_BOXES or matroska_doctype(head) in ("matroska", "webm")
 
 

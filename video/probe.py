@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+from shared.boxes import ftyp_brands
 from shared.errors import InputTooLarge, MalformedInput, ScrubError, UnsupportedFormat
 from shared.routing import ISO_IMAGE_BRANDS
 
@@ -160,7 +161,8 @@ def not_a_video_image(brand: str) -> UnsupportedFormat | None:
 def _missing_moov(path: Path) -> ScrubError | None:
     with path.open("rb") as stream:
         head = stream.read(12)
-    if head[4:8] == b"ftyp" and (image := not_a_video_image(head[8:12].decode("latin-1"))):
+    brands = ftyp_brands(head)
+    if brands and (image := not_a_video_image(brands[0].decode("latin-1"))):
         return image
     if head[4:8] in ISO_TOP_LEVEL_BOXES:  # an MP4/MOV indeed, not just a .mp4 name
         return MalformedInput("truncated or unfinished MP4/MOV: no moov box (movie header)")
