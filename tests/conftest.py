@@ -4,6 +4,8 @@ a boto3 client for it, a fresh bucket per test; and moto's server mode for the f
 from __future__ import annotations
 
 import subprocess
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -13,8 +15,10 @@ from shared.s3io import make_client
 
 
 @pytest.fixture(scope="session")
-def s3_server(tmp_path_factory: pytest.TempPathFactory):
-    with S3Server(tmp_path_factory.mktemp("weed")) as server:
+def s3_server():
+    """Its data lives in a directory of its own, not under pytest's base temp: pytest removes older base
+    temps when another session starts, which would pull the disk from under a running server."""
+    with tempfile.TemporaryDirectory(prefix="mediascrub-s3-") as data, S3Server(Path(data)) as server:
         yield server
 
 

@@ -10,7 +10,9 @@ server mode, an AWS emulator that has them; the conditional-write race is repeat
 """
 from __future__ import annotations
 
+import tempfile
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from botocore.awsrequest import AWSResponse
@@ -66,8 +68,8 @@ def fail_first(calls: list, failure):
 
 
 @pytest.fixture(scope="module")
-def fault_server(tmp_path_factory):
-    with S3Server(tmp_path_factory.mktemp("weed-faults")) as server:
+def fault_server():
+    with tempfile.TemporaryDirectory(prefix="mediascrub-s3-faults-") as data, S3Server(Path(data)) as server:
         yield server
 
 
