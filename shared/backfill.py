@@ -29,13 +29,16 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import quote
 
 from shared import batchops, s3io
 from shared.errors import ScrubError
 from shared.events import ObjectRecord
 from shared.routing import IMAGE, VIDEO, function_for
+
+if TYPE_CHECKING:  # the client's types, for mypy only (botocore makes it at run time)
+    from mypy_boto3_s3 import S3Client
 
 Process = Callable[[ObjectRecord], dict]
 _PROGRESS_EVERY = 1.0  # seconds between progress lines
@@ -48,9 +51,9 @@ class Listed:
     size: int
 
 
-def listing(client: Any, bucket: str, prefix: str, start_after: str = "") -> Iterator[Listed]:
+def listing(client: S3Client, bucket: str, prefix: str, start_after: str = "") -> Iterator[Listed]:
     """The bucket's current objects under `prefix`, in key order, after `start_after`."""
-    args = {"Bucket": bucket, "Prefix": prefix, **({"StartAfter": start_after} if start_after else {})}
+    args: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, **({"StartAfter": start_after} if start_after else {})}
     for page in client.get_paginator("list_objects_v2").paginate(**args):
         for obj in page.get("Contents", []):
             yield Listed(obj["Key"], int(obj["Size"]))
@@ -144,7 +147,7 @@ def _clock(seconds: float) -> str:
 class Backfill:
     """One run over one bucket/prefix: lists, routes, processes with bounded concurrency, reports."""
 
-    def __init__(self, client: Any, pipelines: dict[str, Process], report: Path, concurrency: int) -> None:
+    def __init__(self, client: S3Client, pipelines: dict[str, Process], report: Path, concurrency: int) -> None:
         self.client, self.pipelines, self.report, self.concurrency = client, pipelines, report, concurrency
 
     def run(self, bucket: str, prefix: str, out: TextIO = sys.stderr) -> Progress:

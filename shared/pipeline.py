@@ -22,9 +22,9 @@ response), a result code per task for S3 Batch Operations (shared/batchops.py), 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared import batchops, events, guard, logs, s3io
 from shared.config import Config
@@ -35,6 +35,9 @@ from shared.routing import kind_of
 from shared.staging import Staged, Stager
 from shared.timebudget import TimeBudget
 
+if TYPE_CHECKING:  # the client's types, for mypy only (botocore makes it at run time)
+    from mypy_boto3_s3 import S3Client
+
 
 class InvocationFailed(ScrubError):
     """Some records failed; raised so Lambda's async retry / DLQ / on-failure destination take over."""
@@ -43,7 +46,7 @@ class InvocationFailed(ScrubError):
 
 
 class Pipeline:
-    def __init__(self, kind: str, config: Config, client: Any, stager: Stager,
+    def __init__(self, kind: str, config: Config, client: S3Client, stager: Stager,
                  router: ContentRouter | None = None) -> None:
         self.kind, self.config, self.client, self.stager, self.router = kind, config, client, stager, router
 
@@ -220,7 +223,7 @@ def _result_fields(source: s3io.SourceObject, staged: Staged) -> dict:
             "lossless": result.lossless, "notes": list(result.notes)}
 
 
-def _written_from(current: dict | None, source: s3io.SourceObject) -> bool:
+def _written_from(current: Mapping[str, Any] | None, source: s3io.SourceObject) -> bool:
     """Whether the key's current object (a HeadObject) is this pipeline's write stripped from `source`."""
     stripped_from = ((current or {}).get("Metadata") or {}).get(guard.STRIPPED_FROM)
     return stripped_from == guard.source_identity(source.version_id, source.etag)

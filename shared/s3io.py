@@ -12,14 +12,18 @@ import base64
 import hashlib
 import os
 import shutil
+from collections.abc import Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.config import positive_int
 from shared.errors import ScrubError
 from shared.guard import Location, tagging_header
+
+if TYPE_CHECKING:  # the client's types, for mypy only (botocore makes it at run time)
+    from mypy_boto3_s3 import S3Client
 
 # Headers that belong to the object and must survive the rewrite (HeadObject name == PutObject name).
 PRESERVED_HEADERS = ("ContentType", "CacheControl", "ContentDisposition", "ContentEncoding",
@@ -30,7 +34,7 @@ _CONFLICT_ATTEMPTS = 4
 _COPY_CHUNK = 1024 * 1024
 
 
-def make_client(read_timeout: float = 60, connect_timeout: float = 10) -> Any:
+def make_client(read_timeout: float = 60, connect_timeout: float = 10) -> S3Client:
     """An S3 client with botocore's standard retry mode; the endpoint comes from AWS_ENDPOINT_URL(_S3).
 
     Made with botocore directly: boto3's import (resources, s3transfer) would add about 100 ms to every
@@ -39,7 +43,7 @@ def make_client(read_timeout: float = 60, connect_timeout: float = 10) -> Any:
     from botocore.config import Config as BotoConfig
 
     attempts = positive_int(os.environ, "AWS_MAX_ATTEMPTS", 5)
-    return botocore.session.get_session().create_client("s3", config=BotoConfig(
+    return botocore.session.get_session().create_client("s3", config=BotoConfig(  # type: ignore[return-value]
         retries={"mode": "standard", "total_max_attempts": attempts},  # AWS_MAX_ATTEMPTS counts the first try
         read_timeout=read_timeout, connect_timeout=connect_timeout))
 
@@ -56,7 +60,7 @@ class SourceObject:
     metadata: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
 
-    def pin(self) -> dict[str, str]:
+    def pin(self) -> dict[str, Any]:
         """Request arguments that address exactly this object (its version, or its ETag)."""
         if self.version_id:
             return {"VersionId": self.version_id}
@@ -102,10 +106,10 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
-def head(client: Any, location: Location, version_id: str | None, etag: str | None) -> SourceObject:
+def head(client: S3Client, location: Location, version_id: str | None, etag: str | None) -> SourceObject:
     """HeadObject + GetObjectTagging of the event's object (its version, else its ETag if given)."""
-    pin = {"VersionId": version_id} if version_id else ({"IfMatch": etag} if etag else {})
-    meta = client.head_object(Bucket=location.bucket, Key=location.key, **pin)
+    pin: dict[str, Any] = {"VersionId": version_id} if version_id else ({"IfMatch": etag} if etag else {})
+    meta: Mapping[str, Any] = client.head_object(Bucket=location.bucket, Key=location.key, **pin)
     source = SourceObject(
         location=location, etag=meta["ETag"], version_id=_real_version(meta.get("VersionId")),
         size=int(meta["ContentLength"]), metadata=dict(meta.get("Metadata") or {}),
@@ -121,24 +125,24 @@ def _real_version(version_id: str | None) -> str | None:
     return version_id if version_id and version_id != "null" else None
 
 
-def _version(source: SourceObject) -> dict[str, str]:
+def _version(source: SourceObject) -> dict[str, Any]:
     return {"VersionId": source.version_id} if source.version_id else {}
 
 
 
-def read_bytes(client: Any, source: SourceObject) -> bytes:
+def read_bytes(client: S3Client, source: SourceObject) -> bytes:
     response = client.get_object(Bucket=source.location.bucket, Key=source.location.key, **source.pin())
     return response["Body"].read()
 
 
-def read_head(client: Any, source: SourceObject, length: int) -> bytes:
+def read_head(client: S3Client, source: SourceObject, length: int) -> bytes:
     """The first `length` bytes of exactly the object read (a ranged GET)."""
     response = client.get_object(Bucket=source.location.bucket, Key=source.location.key,
                                  Range=f"bytes=0-{length - 1}", **source.pin())
     return response["Body"].read()
 
 
-def read_to_file(client: Any, source: SourceObject, path: Path) -> None:
+def read_to_file(client: S3Client, source: SourceObject, path: Path) -> None:
     response = client.get_object(Bucket=source.location.bucket, Key=source.location.key, **source.pin())
     with open(path, "wb") as out:
         shutil.copyfileobj(response["Body"], out, _COPY_CHUNK)
@@ -161,11 +165,11 @@ class WriteSpec:
             args["Tagging"] = tagging_header(self.tags)
         return args
 
-    def precondition(self) -> dict[str, str]:
+    def precondition(self) -> dict[str, Any]:
         return {"IfMatch": self.if_match} if self.if_match else {}
 
 
-def write(client: Any, spec: WriteSpec, body: bytes | Path, part_bytes: int) -> dict:
+def write(client: S3Client, spec: WriteSpec, body: bytes | Path, part_bytes: int) -> Mapping[str, Any]:
     """Write `body` (bytes, or a file: multipart when larger than one part); retries 409 conflicts."""
     attempt = 1
     while True:
@@ -179,15 +183,15 @@ def write(client: Any, spec: WriteSpec, body: bytes | Path, part_bytes: int) -> 
             attempt += 1
 
 
-def _put(client: Any, spec: WriteSpec, body: bytes | Path) -> dict:
+def _put(client: S3Client, spec: WriteSpec, body: bytes | Path) -> Mapping[str, Any]:
     with open(body, "rb") if isinstance(body, Path) else nullcontext(body) as payload:
         return client.put_object(Body=payload, ChecksumAlgorithm="SHA256", **spec.arguments(), **spec.precondition())
 
 
-def _multipart(client: Any, spec: WriteSpec, path: Path, part_bytes: int) -> dict:
+def _multipart(client: S3Client, spec: WriteSpec, path: Path, part_bytes: int) -> Mapping[str, Any]:
     args = spec.arguments()
     upload = client.create_multipart_upload(ChecksumAlgorithm="SHA256", **args)
-    ids = {"Bucket": args["Bucket"], "Key": args["Key"], "UploadId": upload["UploadId"]}
+    ids: dict[str, Any] = {"Bucket": args["Bucket"], "Key": args["Key"], "UploadId": upload["UploadId"]}
     try:
         with open(path, "rb") as f:
             parts = [_upload_part(client, ids, number, chunk)
@@ -198,7 +202,7 @@ def _multipart(client: Any, spec: WriteSpec, path: Path, part_bytes: int) -> dic
         raise
 
 
-def _abort(client: Any, ids: dict, cause: BaseException) -> None:
+def _abort(client: S3Client, ids: dict, cause: BaseException) -> None:
     """Abort a failed upload: nothing half-written stays behind (and the original was never replaced)."""
     try:
         client.abort_multipart_upload(**ids)
@@ -208,7 +212,7 @@ def _abort(client: Any, ids: dict, cause: BaseException) -> None:
                          "removes such leftovers") from cause
 
 
-def _upload_part(client: Any, ids: dict, number: int, chunk: bytes) -> dict:
+def _upload_part(client: S3Client, ids: dict, number: int, chunk: bytes) -> Any:
     response = client.upload_part(**ids, PartNumber=number, Body=chunk, ChecksumAlgorithm="SHA256",
                                   ChecksumSHA256=_sha256_b64(chunk))
     return {"PartNumber": number, "ETag": response["ETag"], "ChecksumSHA256": response["ChecksumSHA256"]}
@@ -218,13 +222,13 @@ def _sha256_b64(data: bytes) -> str:
     return base64.b64encode(hashlib.sha256(data).digest()).decode()
 
 
-def add_tags(client: Any, source: SourceObject, tags: dict[str, str]) -> None:
+def add_tags(client: S3Client, source: SourceObject, tags: dict[str, str]) -> None:
     """Replace the tag set of exactly the object read (no precondition exists for tagging)."""
     client.put_object_tagging(Bucket=source.location.bucket, Key=source.location.key, **_version(source),
                               Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in tags.items()]})
 
 
-def still_current(client: Any, source: SourceObject) -> bool:
+def still_current(client: S3Client, source: SourceObject) -> bool:
     """Whether the key still holds the object that was read (same ETag)."""
     try:
         client.head_object(Bucket=source.location.bucket, Key=source.location.key, IfMatch=source.etag)
@@ -235,7 +239,7 @@ def still_current(client: Any, source: SourceObject) -> bool:
     return True
 
 
-def head_current(client: Any, location: Location) -> dict | None:
+def head_current(client: S3Client, location: Location) -> Mapping[str, Any] | None:
     """HeadObject of the key's current object; None when there is none."""
     try:
         return client.head_object(Bucket=location.bucket, Key=location.key)
@@ -245,15 +249,15 @@ def head_current(client: Any, location: Location) -> dict | None:
         raise
 
 
-def remove_tag(client: Any, location: Location, tag: str) -> None:
+def remove_tag(client: S3Client, location: Location, tag: str) -> None:
     """Take one tag off the current object, keeping the others."""
     tag_set = client.get_object_tagging(Bucket=location.bucket, Key=location.key)["TagSet"]
     client.put_object_tagging(Bucket=location.bucket, Key=location.key,
                               Tagging={"TagSet": [t for t in tag_set if t["Key"] != tag]})
 
 
-def delete_version(client: Any, source: SourceObject) -> None:
-    client.delete_object(Bucket=source.location.bucket, Key=source.location.key, VersionId=source.version_id)
+def delete_version(client: S3Client, source: SourceObject) -> None:
+    client.delete_object(Bucket=source.location.bucket, Key=source.location.key, **_version(source))
 
 
 def free_bytes(directory: str) -> int:

@@ -14,11 +14,14 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from shared import s3io
 from shared.config import MiB
 from shared.errors import EnvironmentFailure, InputTooLarge, ScrubError
+
+if TYPE_CHECKING:  # the client's types, for mypy only (botocore makes it at run time)
+    from mypy_boto3_s3 import S3Client
 
 # Room for the original and the stripped copy, plus slack for ffmpeg's own temporary data.
 _DISK_FACTOR = 2
@@ -38,7 +41,7 @@ class Staged:
 
 
 class Stager(Protocol):
-    def staged(self, client: Any, source: s3io.SourceObject) -> AbstractContextManager[Staged]: ...
+    def staged(self, client: S3Client, source: s3io.SourceObject) -> AbstractContextManager[Staged]: ...
 
 
 @dataclass
@@ -49,7 +52,7 @@ class InMemory:
     max_bytes: int
 
     @contextmanager
-    def staged(self, client: Any, source: s3io.SourceObject) -> Iterator[Staged]:
+    def staged(self, client: S3Client, source: s3io.SourceObject) -> Iterator[Staged]:
         if source.size > self.max_bytes:
             raise InputTooLarge(f"object is {source.size} bytes, over MAX_IMAGE_MB ({self.max_bytes} bytes)")
         data = s3io.read_bytes(client, source)
@@ -68,7 +71,7 @@ class OnDisk:
         remove_leftovers(self.directory)
 
     @contextmanager
-    def staged(self, client: Any, source: s3io.SourceObject) -> Iterator[Staged]:
+    def staged(self, client: S3Client, source: s3io.SourceObject) -> Iterator[Staged]:
         needed = source.size * _DISK_FACTOR + _DISK_SLACK
         free = s3io.free_bytes(self.directory)
         if needed > free:
