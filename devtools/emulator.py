@@ -86,7 +86,8 @@ class Emulator:
 
     @property
     def init_duration_ms(self) -> float | None:
-        """The emulator's INIT REPORT: the cold start (imports, settings, the S3 client) of the first invoke."""
+        """The emulator's INIT REPORT: the runtime client starting and importing the handler module (the
+        handler builds its pipeline, settings and S3 client, in its first invocation)."""
         found = _INIT.search(self.logs)
         return float(found.group(1)) if found else None
 

@@ -1,6 +1,6 @@
 """The local backfill (`python -m shared.backfill`) against the local S3 server (SeaweedFS, conftest.py):
 a bucket filled with a few hundred generated media objects of every routed image format and two video
-containers, some without a suffix, plus non-media; exiftool (tests/judge.py) judges the result."""
+containers, some without a suffix, plus non-media; exiftool (devtools/judge.py) judges the result."""
 from __future__ import annotations
 
 import csv

@@ -1,5 +1,5 @@
 """Both handlers driven by S3 Batch Operations invocations (schema 1.0 and 2.0) against the local S3 server
-(SeaweedFS, started by conftest.py), with the real strippers, and exiftool (tests/judge.py) as the judge.
+(SeaweedFS, started by conftest.py), with the real strippers, and exiftool (devtools/judge.py) as the judge.
 
 Throttling and timeouts are injected through botocore's `before-send` hook on the handler's own client,
 for the one object named, with botocore's retries set to a single attempt (AWS_MAX_ATTEMPTS=1)."""

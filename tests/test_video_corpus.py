@@ -1,4 +1,4 @@
-"""Every video of ../shared/corpus stripped, then judged by exiftool -ee3 (tests/judge.py) and by
+"""Every video of ../shared/corpus stripped, then judged by exiftool -ee3 (devtools/judge.py) and by
 ffmpeg stream hashes, brand and rotation; broken ones refused. Skipped, with the reason, without a corpus."""
 from __future__ import annotations
 
