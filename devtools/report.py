@@ -125,8 +125,8 @@ def _position(detail: str) -> str:
 def _classes(found: dict[str, list[str]]) -> str:
     """`gps (48.85806, 2.29444), camera, timestamps`: classes, with the GPS position where known."""
     parts = []
-    for cls, details in sorted(found.items(), key=lambda item: item[0] not in ("gps", "location")):
-        where = next((_position(d) for d in details if _position(d)), "") if cls in ("gps", "location") else ""
+    for cls, details in sorted(found.items(), key=lambda item: item[0] != "gps"):
+        where = next((_position(d) for d in details if _position(d)), "") if cls == "gps" else ""
         parts.append(f"{cls} ({where})" if where else cls)
     return ", ".join(parts) or "nothing"
 

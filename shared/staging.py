@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from shared import s3io
 from shared.config import MiB
@@ -30,11 +30,32 @@ _PREFIX = "mediascrub-staging-"  # then the staging process's pid: mediascrub-st
 _NO_SPACE = os.strerror(errno.ENOSPC)  # "No space left on device", also in ffmpeg's messages
 
 
+class StripOutcome(Protocol):
+    """What both strippers report (images.model.StripResult, video.strip.VideoResult): one result schema
+    for both functions' log lines."""
+
+    @property
+    def format(self) -> str: ...
+    @property
+    def removed(self) -> dict[str, list[str]]: ...  # metadata class -> what was found; empty: already clean
+    @property
+    def lossless(self) -> bool: ...
+    @property
+    def notes(self) -> list[str]: ...
+
+
+class StrippedBytes(StripOutcome, Protocol):
+    """The image stripper's result: the stripped bytes too."""
+
+    @property
+    def data(self) -> bytes: ...
+
+
 @dataclass
 class Staged:
-    """A stripper result (`removed`, `lossless`, `format`, `notes`) and the bodies to write."""
+    """A stripper's result and the bodies to write."""
 
-    result: Any
+    result: StripOutcome
     stripped: bytes | Path
     original: bytes | Path
     size_after: int
@@ -48,7 +69,7 @@ class Stager(Protocol):
 class InMemory:
     """Images: the whole object in memory, up to `max_bytes`."""
 
-    strip: Callable[[bytes], Any]  # -> result with .data
+    strip: Callable[[bytes], StrippedBytes]
     max_bytes: int
 
     @contextmanager
@@ -64,7 +85,7 @@ class InMemory:
 class OnDisk:
     """Video: downloaded to `directory` (the function's ephemeral storage) and stripped file to file."""
 
-    strip_file: Callable[[Path, Path], Any]
+    strip_file: Callable[[Path, Path], StripOutcome]
     directory: str
 
     def __post_init__(self) -> None:

@@ -41,7 +41,7 @@ def test_demo_report_claims_match_the_independent_judge(tmp_path) -> None:
         out = outputs[report.name]
         assert report.outcome == "stripped" and report.second_pass == "skipped-guard" and report.ok
         assert leaks_in_file(str(original))  # "found before" is real ...
-        assert "gps" in report.found_before or "location" in report.found_before
+        assert "gps" in report.found_before
         assert report.left_after == [] and leaks_in_file(str(out)) == {}  # ... "nothing left" too
         assert report.bytes_after == out.stat().st_size
     photo_out, clip_out = outputs["holiday photo.jpg"], outputs["clip.mov"]

@@ -147,10 +147,10 @@ def test_rotation_is_preserved(samples, tmp_path):
 def test_apple_keys_and_location_are_reported_then_gone(samples, tmp_path):
     report = inspect_file(samples["apple.mov"])
     assert report["format"] == "mov"
-    assert any("ISO6709" in d for d in report["found"]["location"])
-    assert any("iPhone 15" in d for d in report["found"]["device"])
+    assert any("ISO6709" in d for d in report["found"]["gps"])
+    assert any("iPhone 15" in d for d in report["found"]["camera"])
     dst, result = strip(samples["apple.mov"], tmp_path)
-    assert {"location", "device", "timestamps"} <= set(result.removed)
+    assert {"gps", "camera", "timestamps"} <= set(result.removed)
     assert inspect_file(dst)["found"] == {}
 
 
@@ -307,7 +307,7 @@ def test_cli_inspect_prints_json_by_class(samples):
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["format"] == "mp4"
-    assert {"location", "timestamps", "telemetry", "user_data"} <= set(report["found"])
+    assert {"gps", "timestamps", "telemetry", "user_data"} <= set(report["found"])
     assert report["keeps"]["streams"][0].startswith("stream 0: video h264")
 
 
@@ -349,8 +349,8 @@ def test_matroska_doctype():
 
 
 @pytest.mark.parametrize("key, expected", [
-    ("com.apple.quicktime.location.ISO6709", "location"), ("location-eng", "location"),
-    ("com.apple.quicktime.model", "device"), ("firmware", "device"), ("com.android.version", "device"),
+    ("com.apple.quicktime.location.ISO6709", "gps"), ("location-eng", "gps"),
+    ("com.apple.quicktime.model", "camera"), ("firmware", "camera"), ("com.android.version", "camera"),
     ("creation_time", "timestamps"), ("com.apple.quicktime.creationdate", "timestamps"),
     ("title", "user_data"), ("com.apple.quicktime.album", "user_data"), ("comment-eng", "user_data"),
     ("_STATISTICS_TAGS", "other")])

@@ -10,7 +10,9 @@ from collections import defaultdict
 from video.codecdata import xiph_comments
 from video.probe import Probe, Stream, secondary_stills
 
-CLASSES = ("location", "device", "timestamps", "telemetry", "subtitles", "cover_art", "chapters",
+# The same class names as the image stripper's (images.model.CLASSES) where they mean the same: one
+# vocabulary in both Lambdas' results and log lines ("gps": a position, "camera": the device).
+CLASSES = ("gps", "camera", "timestamps", "telemetry", "subtitles", "cover_art", "chapters",
            "user_data", "other")
 
 # Tags that describe the container itself (and what ffmpeg writes in bitexact mode).
@@ -21,8 +23,8 @@ GENERIC_VENDORS = {"[0][0][0][0]", "FFMP"}
 BITEXACT_ENCODER = "Lavf"  # all Matroska writes with -fflags +bitexact: no version, no build
 
 _TAG_CLASSES = (
-    ("location", re.compile(r"location|iso6709|xyz|gps|coordinat|latitude|longitude|altitude", re.IGNORECASE)),
-    ("device", re.compile(r"make|model|software|firmware|encoder|serial|android|camera|lens|device|"
+    ("gps", re.compile(r"location|iso6709|xyz|gps|coordinat|latitude|longitude|altitude", re.IGNORECASE)),
+    ("camera", re.compile(r"make|model|software|firmware|encoder|serial|android|camera|lens|device|"
                           r"vendor|handler|writing|muxing|original_format", re.IGNORECASE)),
     ("timestamps", re.compile(r"date|time|year", re.IGNORECASE)),
     ("user_data", re.compile(r"title|comment|artist|author|album|composer|genre|lyrics|copyright|"
