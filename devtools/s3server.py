@@ -35,6 +35,7 @@ _PORT_FLAGS = (
     "admin.port", "admin.port.grpc",
 )
 _START_TIMEOUT = 30.0
+_MAX_VOLUMES = 20_000
 
 
 def weed_binary() -> str:
@@ -85,6 +86,9 @@ class S3Server:
         self.ports = self.ports or dict(zip(_PORT_FLAGS, _free_ports(len(_PORT_FLAGS))))
         args = [weed_binary(), "mini", f"-dir={self.data_dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
                 "-master.telemetry=false", "-admin.ui=false", "-webdav=false",
+                # Every bucket is a collection with volumes of its own: a test session makes hundreds of
+                # buckets, more than the volume count weed derives from the disk (volumes are sparse files).
+                f"-volume.max={_MAX_VOLUMES}",
                 *(f"-{flag}={port}" for flag, port in self.ports.items())]
         env = {**os.environ, "AWS_ACCESS_KEY_ID": self.access_key, "AWS_SECRET_ACCESS_KEY": self.secret_key}
         self.log_path = self.data_dir / "weed.log"
