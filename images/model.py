@@ -15,6 +15,31 @@ CLASSES = (
 DEFAULT_MAX_PIXELS = 178_956_970  # Pillow's decompression-bomb error threshold (2x its warning)
 
 
+class Extent:
+    """A byte range of a file, compared by content without copying it: `image_data` lists these, so the
+    lossless check compares input and output in place (a copy of a multi-megabyte scan costs more than
+    the comparison, and doubles the peak memory)."""
+
+    __slots__ = ("data", "end", "start")
+
+    def __init__(self, data: bytes, start: int, end: int) -> None:
+        self.data, self.start, self.end = data, start, end
+
+    def __len__(self) -> int:
+        return self.end - self.start
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Extent):
+            return NotImplemented
+        return len(self) == len(other) and self.data.startswith(
+            memoryview(other.data)[other.start:other.end], self.start)
+
+    __hash__ = None  # type: ignore[assignment]  # compared by content, never a dict key
+
+    def __repr__(self) -> str:
+        return f"Extent({self.start}:{self.end})"
+
+
 @dataclass(frozen=True)
 class Options:
     """How to strip. `from_env` reads the same settings the Lambda reads."""
