@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from images import exif, icc
 from images.memo import by_identity
-from images.model import Extent, Finding, Options, check_pixels
+from images.model import Finding, Options, Span, check_pixels
 from images.reencode import PillowFormat, with_pillow
 from shared.errors import InputTooLarge, MalformedInput
 
@@ -233,10 +233,10 @@ def strip(data: bytes, options: Options) -> bytes:
     return b"".join(out)
 
 
-def image_data(data: bytes, options: Options) -> list[Extent]:
+def image_data(data: bytes, options: Options) -> list[Span]:
     """Every non-metadata segment of the primary image, scans included, in order."""
     parsed = parse(data, options.max_pixels)
-    return [Extent(data, s.start, s.end) for s in parsed.segments if not (_is_app(s.marker) or s.marker == COM)]
+    return [Span(data, s.start, s.end) for s in parsed.segments if not (_is_app(s.marker) or s.marker == COM)]
 
 
 def _encoder_args(im, data: bytes, options: Options) -> dict:

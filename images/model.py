@@ -15,7 +15,7 @@ CLASSES = (
 DEFAULT_MAX_PIXELS = 178_956_970  # Pillow's decompression-bomb error threshold (2x its warning)
 
 
-class Extent:
+class Span:
     """A byte range of a file, compared by content without copying it: `image_data` lists these, so the
     lossless check compares input and output in place (a copy of a multi-megabyte scan costs more than
     the comparison, and doubles the peak memory)."""
@@ -29,7 +29,7 @@ class Extent:
         return self.end - self.start
 
     def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Extent):
+        if not isinstance(other, Span):
             return NotImplemented
         return len(self) == len(other) and self.data.startswith(
             memoryview(other.data)[other.start:other.end], self.start)
@@ -37,7 +37,7 @@ class Extent:
     __hash__ = None  # type: ignore[assignment]  # compared by content, never a dict key
 
     def __repr__(self) -> str:
-        return f"Extent({self.start}:{self.end})"
+        return f"Span({self.start}:{self.end})"
 
 
 @dataclass(frozen=True)
