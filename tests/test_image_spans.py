@@ -1,5 +1,6 @@
-"""The lossless check compares image data in place (model.Span) instead of copying it: it still
-sees a single changed byte, a moved boundary and a missing part."""
+"""Memory on the strip path: the lossless check compares image data in place (model.Span) instead of
+copying it, and still sees a single changed byte, a moved boundary and a missing part; the parse
+caches let go of an object once it is stripped."""
 from __future__ import annotations
 
 import pytest
@@ -56,3 +57,12 @@ def test_heif_item_payloads_compare_in_place_and_a_changed_byte_fails() -> None:
     changed = out[:at] + bytes([out[at] ^ 0x01]) + out[at + 1:]
     with pytest.raises(VerificationFailed, match="image data changed"):
         registry.verify(heif, data, StripResult(changed, "heif", True), Options())
+
+
+def test_a_strip_leaves_no_parse_remembered() -> None:
+    """The parse caches hold the bytes they parsed: after a strip they let go of its input and output."""
+    data = imaging.jpeg_with(exif=imaging.full_exif())
+    before = jpeg.parse(data, Options().max_pixels)
+    assert jpeg.parse(data, Options().max_pixels) is before  # remembered while one object is worked on
+    registry.strip(data)
+    assert jpeg.parse(data, Options().max_pixels) is not before
