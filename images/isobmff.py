@@ -111,8 +111,7 @@ class File:
 
     def payload(self, item_id: int) -> bytes:
         """The item's bytes, its extents joined (empty for items without a location)."""
-        view = memoryview(self.data)
-        return b"".join(view[s.start:s.end] for s in self.payload_spans(item_id))
+        return b"".join(span.view() for span in self.payload_spans(item_id))
 
     def item_properties(self, item_id: int, skip: frozenset[int] = frozenset()) -> list[tuple[bool, Box]]:
         """(essential, property box) of every property linked to the item, but those with index in `skip`."""

@@ -28,11 +28,16 @@ class Span:
     def __len__(self) -> int:
         return self.end - self.start
 
+    def view(self) -> memoryview:
+        return memoryview(self.data)[self.start:self.end]
+
     def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Span):
+        """Same bytes as another span or a bytes object (a part one side rebuilt, the other kept)."""
+        if isinstance(other, Span):
+            other = other.view()
+        elif not isinstance(other, bytes):
             return NotImplemented
-        return len(self) == len(other) and self.data.startswith(
-            memoryview(other.data)[other.start:other.end], self.start)
+        return len(self) == len(other) and self.data.startswith(other, self.start)
 
     __hash__ = None  # type: ignore[assignment]  # compared by content, never a dict key
 
