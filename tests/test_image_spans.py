@@ -3,11 +3,14 @@ copying it, and still sees a single changed byte, a moved boundary and a missing
 caches let go of an object once it is stripped."""
 from __future__ import annotations
 
+import io
+
 import pytest
+from PIL import Image
 
 import heifbuild
 import imaging
-from images import heif, jpeg, registry
+from images import heif, jpeg, registry, webp
 from images.model import Options, Span, StripResult
 from shared.errors import VerificationFailed
 
@@ -67,3 +70,15 @@ def test_a_strip_leaves_no_parse_remembered() -> None:
     assert jpeg.parse(data, Options().max_pixels) is before  # remembered while one object is worked on
     registry.strip(data)
     assert jpeg.parse(data, Options().max_pixels) is not before
+
+
+def test_webp_image_chunks_compare_in_place_and_a_changed_byte_fails() -> None:
+    out_file = io.BytesIO()
+    Image.linear_gradient("L").convert("RGB").resize((96, 64)).save(out_file, "WEBP", exif=imaging.full_exif())
+    data = out_file.getvalue()
+    out = registry.strip(data).data
+    assert webp.image_data(out, Options()) == webp.image_data(data, Options())
+    at = out.index(b"VP8 ") + 8 + (len(out) - out.index(b"VP8 ")) // 2
+    changed = out[:at] + bytes([out[at] ^ 0x01]) + out[at + 1:]
+    with pytest.raises(VerificationFailed, match="image data changed"):
+        registry.verify(webp, data, StripResult(changed, "webp", True), Options())
