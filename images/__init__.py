@@ -7,7 +7,8 @@ picked by content through `images.registry`:
     sniff(head: bytes) -> bool                         does this content look like the format?
     inspect(data: bytes, options) -> list[Finding]     everything found, each marked removed or kept
     strip(data: bytes, options) -> bytes               the lossless edit; raises shared.errors types
-    image_data(data: bytes, options) -> list[bytes]    the parts that must survive byte-identical
+    image_data(data: bytes, options) -> list           the parts that must survive byte-identical
+                                                       (bytes, or model.Span: compared in place)
 
 Modules are pure: bytes in, bytes out. I/O lives in the CLI (`python -m images`) and the handler.
 """

@@ -18,7 +18,7 @@ import io
 
 from images import exif, icc, isobmff
 from images.memo import by_identity
-from images.model import Finding, Options, check_pixels
+from images.model import Finding, Options, Span, check_pixels
 from images.reencode import DECODER_ERRORS, PillowFormat, check_decoded, with_pillow
 from shared.boxes import ftyp_brands
 from shared.errors import LosslessUnsupported, MalformedInput
@@ -310,16 +310,17 @@ def strip(data: bytes, options: Options) -> bytes:
     return isobmff.without_items(file, dropped_items(file, options), dropped_properties(file, options))
 
 
-def image_data(data: bytes, options: Options) -> list[bytes]:
-    """Per kept item: id, type, payload and its properties (all must survive byte-identical); and ftyp."""
+def image_data(data: bytes, options: Options) -> list[bytes | Span]:
+    """Per kept item: id, type and its properties, then its payload extent by extent, compared in place
+    (all must survive byte-identical); and ftyp."""
     file = _parse(data, options)
     drop, gone = dropped_items(file, options), dropped_properties(file, options)
-    out = [file.top[0].raw(data), str(file.meta.primary).encode()]
+    out: list[bytes | Span] = [file.top[0].raw(data), str(file.meta.primary).encode()]
     for item_id in sorted(set(file.meta.items) - drop):
         head = f"{item_id}:{file.meta.items[item_id].type}:".encode()
         props = b"".join(bytes([essential]) + p.raw(data)
                          for essential, p in file.item_properties(item_id, gone))
-        out.append(head + props + file.payload(item_id))
+        out += [head + props, *file.payload_spans(item_id)]
     return out
 
 

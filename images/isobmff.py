@@ -17,6 +17,7 @@ import struct
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
+from images.model import Span
 from shared.boxes import HEADER_BYTES, box_header, four_character_code
 from shared.errors import InputTooLarge, LosslessUnsupported, MalformedInput
 
@@ -101,13 +102,17 @@ class File:
     top: list[Box]
     meta: Meta
 
-    def payload(self, item_id: int) -> bytes:
-        """The item's bytes, its extents joined (empty for items without a location)."""
+    def payload_spans(self, item_id: int) -> list[Span]:
+        """Where the item's bytes lie, extent by extent (none for items without a location)."""
         location = self.meta.locations.get(item_id)
         if location is None:
-            return b""
+            return []
         base = self.meta.idat.body if location.method == 1 and self.meta.idat else 0
-        return b"".join(self.data[base + e.offset:base + e.offset + e.length] for e in location.extents)
+        return [Span(self.data, base + e.offset, base + e.offset + e.length) for e in location.extents]
+
+    def payload(self, item_id: int) -> bytes:
+        """The item's bytes, its extents joined (empty for items without a location)."""
+        return b"".join(span.view() for span in self.payload_spans(item_id))
 
     def item_properties(self, item_id: int, skip: frozenset[int] = frozenset()) -> list[tuple[bool, Box]]:
         """(essential, property box) of every property linked to the item, but those with index in `skip`."""
@@ -406,11 +411,15 @@ def _check_overlaps(meta: Meta) -> None:
 
 # ---- writing ----
 
+def _box_header(box_type: str, payload_size: int) -> bytes:
+    """A box header with a 32-bit size, or a 64-bit one when the payload needs it."""
+    if payload_size + 8 <= _U32:
+        return struct.pack(">I4s", payload_size + 8, box_type.encode("latin-1"))
+    return struct.pack(">I4sQ", 1, box_type.encode("latin-1"), payload_size + 16)
+
+
 def box(box_type: str, payload: bytes) -> bytes:
-    """A box with a 32-bit size, or a 64-bit one when the payload needs it."""
-    if len(payload) + 8 <= _U32:
-        return struct.pack(">I4s", len(payload) + 8, box_type.encode("latin-1")) + payload
-    return struct.pack(">I4sQ", 1, box_type.encode("latin-1"), len(payload) + 16) + payload
+    return _box_header(box_type, len(payload)) + payload
 
 
 def full_box(box_type: str, version: int, flags: int, payload: bytes) -> bytes:
@@ -438,11 +447,13 @@ def without_items(file: File, drop: AbstractSet[int], blank: frozenset[int] = fr
     edit = _Edit([i for i in file.meta.items if i not in drop], drop, blank,
                  large=len(file.data) + 65_536 > _U32)
     ftyp = file.top[0].raw(file.data)
-    mdat_payload = b"".join(file.data[e.offset:e.offset + e.length] for e in _extents(file, edit.keep, 0))
-    mdat_header = 16 if len(mdat_payload) + 8 > _U32 else 8
+    kept = _extents(file, edit.keep, 0)
+    mdat_header = _box_header("mdat", sum(e.length for e in kept))
     meta_size = len(_meta(file, edit, 0))  # offsets do not change the size
-    mdat_start = len(ftyp) + meta_size + mdat_header
-    return ftyp + _meta(file, edit, mdat_start) + box("mdat", mdat_payload)
+    mdat_start = len(ftyp) + meta_size + len(mdat_header)
+    view = memoryview(file.data)  # the item data is copied once, into the output
+    return b"".join([ftyp, _meta(file, edit, mdat_start), mdat_header,
+                     *(view[e.offset:e.offset + e.length] for e in kept)])
 
 
 def _extents(file: File, keep: list[int], method: int) -> list[Extent]:

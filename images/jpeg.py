@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from images import exif, icc
 from images.memo import by_identity
-from images.model import Finding, Options, check_pixels
+from images.model import Finding, Options, Span, check_pixels
 from images.reencode import PillowFormat, with_pillow
 from shared.errors import InputTooLarge, MalformedInput
 
@@ -132,13 +132,13 @@ def _is_app(marker: int) -> bool:
 
 
 def _keeps(seg: Segment, data: bytes, options: Options) -> bool:
-    body = data[seg.start + 4:seg.end]
+    body = seg.start + 4  # looked at in place: a scan's body is most of the file
     if seg.marker == 0xE0:
-        return body.startswith(_JFIF)
+        return data.startswith(_JFIF, body, seg.end)
     if seg.marker == 0xE2:
-        return options.keep_icc and body.startswith(_ICC)
+        return options.keep_icc and data.startswith(_ICC, body, seg.end)
     if seg.marker == 0xEE:
-        return body.startswith(_ADOBE) and len(body) >= _ADOBE_SIZE
+        return data.startswith(_ADOBE, body, seg.end) and seg.end - body >= _ADOBE_SIZE
     return not (_is_app(seg.marker) or seg.marker == COM)
 
 
@@ -213,7 +213,8 @@ def _clean_jfif(body: bytes) -> bytes:
 
 def strip(data: bytes, options: Options) -> bytes:
     parsed = parse(data, options.max_pixels)
-    out = [b"\xff\xd8"]
+    view = memoryview(data)  # kept segments are copied once, by the join
+    out: list[bytes | memoryview] = [b"\xff\xd8"]
     orientation = _kept_orientation(data, parsed, options)
     wrote_orientation = orientation is None
     for seg in parsed.segments:
@@ -228,15 +229,15 @@ def strip(data: bytes, options: Options) -> bytes:
         elif seg.marker == 0xEE:  # only the defined fields: anything after them is not read by decoders
             out.append(_app_segment(0xEE, data[seg.start + 4:seg.start + 4 + _ADOBE_SIZE]))
         else:
-            out.append(data[seg.start:seg.end])
+            out.append(view[seg.start:seg.end])
     out.append(b"\xff\xd9")
     return b"".join(out)
 
 
-def image_data(data: bytes, options: Options) -> list[bytes]:
+def image_data(data: bytes, options: Options) -> list[Span]:
     """Every non-metadata segment of the primary image, scans included, in order."""
     parsed = parse(data, options.max_pixels)
-    return [data[s.start:s.end] for s in parsed.segments if not (_is_app(s.marker) or s.marker == COM)]
+    return [Span(data, s.start, s.end) for s in parsed.segments if not (_is_app(s.marker) or s.marker == COM)]
 
 
 def _encoder_args(im, data: bytes, options: Options) -> dict:

@@ -15,6 +15,36 @@ CLASSES = (
 DEFAULT_MAX_PIXELS = 178_956_970  # Pillow's decompression-bomb error threshold (2x its warning)
 
 
+class Span:
+    """A byte range of a file, compared by content without copying it: `image_data` lists these, so the
+    lossless check compares input and output in place (a copy of a multi-megabyte scan costs more than
+    the comparison, and doubles the peak memory)."""
+
+    __slots__ = ("data", "end", "start")
+
+    def __init__(self, data: bytes, start: int, end: int) -> None:
+        self.data, self.start, self.end = data, start, end
+
+    def __len__(self) -> int:
+        return self.end - self.start
+
+    def view(self) -> memoryview:
+        return memoryview(self.data)[self.start:self.end]
+
+    def __eq__(self, other: object) -> bool:
+        """Same bytes as another span or a bytes object (a part one side rebuilt, the other kept)."""
+        if isinstance(other, Span):
+            other = other.view()
+        elif not isinstance(other, bytes):
+            return NotImplemented
+        return len(self) == len(other) and self.data.startswith(other, self.start)
+
+    __hash__ = None  # type: ignore[assignment]  # compared by content, never a dict key
+
+    def __repr__(self) -> str:
+        return f"Span({self.start}:{self.end})"
+
+
 @dataclass(frozen=True)
 class Options:
     """How to strip. `from_env` reads the same settings the Lambda reads."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from images import exif, icc
 from images.memo import by_identity
-from images.model import Finding, Options, check_pixels
+from images.model import Finding, Options, Span, check_pixels
 from images.reencode import PillowFormat, with_pillow
 from shared.errors import InputTooLarge, LosslessUnsupported, MalformedInput
 
@@ -206,10 +206,10 @@ def _idat_excess(data: bytes, max_pixels: int | None) -> int:
     return excess
 
 
-def _image_bytes(data: bytes, chunks: list[Chunk], options: Options) -> dict[int, bytes]:
-    """What the output holds for each kept chunk (by start offset): the chunk byte for byte, but the
-    IDAT chunks cut where their zlib stream ends."""
-    kept = {c.start: data[c.start:c.end] for c in chunks if _keeps(c, data, options)}
+def _image_bytes(data: bytes, chunks: list[Chunk], options: Options) -> dict[int, Span | bytes]:
+    """What the output holds for each kept chunk (by start offset): the chunk byte for byte (in place),
+    but the IDAT chunks cut where their zlib stream ends (rebuilt)."""
+    kept: dict[int, Span | bytes] = {c.start: Span(data, c.start, c.end) for c in chunks if _keeps(c, data, options)}
     excess = _idat_excess(data, options.max_pixels)
     for chunk in reversed([c for c in chunks if c.type == b"IDAT"]):
         if excess <= 0:
@@ -225,16 +225,17 @@ def strip(data: bytes, options: Options) -> bytes:
     _check_critical(chunks)
     orientation = _kept_orientation(chunks, data, options)
     kept = _image_bytes(data, chunks, options)
-    out = [SIGNATURE]
+    out: list[bytes | memoryview] = [SIGNATURE]
     for chunk in chunks:
         if orientation is not None and chunk.type in (b"IDAT", b"acTL"):
             out.append(_chunk(b"eXIf", exif.minimal_tiff(orientation)))  # eXIf must precede the image data
             orientation = None
-        out.append(kept.get(chunk.start, b""))
+        part = kept.get(chunk.start, b"")
+        out.append(part.view() if isinstance(part, Span) else part)
     return b"".join(out)
 
 
-def image_data(data: bytes, options: Options) -> list[bytes]:
+def image_data(data: bytes, options: Options) -> list[Span | bytes]:
     """Every kept chunk, byte for byte, IDAT cut at the end of its zlib stream (eXIf is rebuilt, so it
     is not part of the image data)."""
     chunks, _ = parse(data, options.max_pixels)

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 from types import ModuleType
 
-from images import reencode, scan
+from images import memo, reencode, scan
 from images.model import Finding, Options, StripResult, group
 from shared.errors import InputTooLarge, LosslessUnsupported, MalformedInput, UnsupportedFormat, VerificationFailed
 
@@ -85,7 +85,13 @@ def _orientation_to_bake(findings: list[Finding], options: Options) -> bool:
 
 def strip(data: bytes, options: Options | None = None) -> StripResult:
     """Strip `data`, verify the result, and return it. Raises a ScrubError subclass on any failure."""
-    options = options or Options()
+    try:
+        return _strip_and_verify(data, options or Options())
+    finally:
+        memo.forget()  # the parses remembered for this object hold its input and output
+
+
+def _strip_and_verify(data: bytes, options: Options) -> StripResult:
     module = detect(data)
     findings = module.inspect(data, options)
     result = StripResult(data=b"", format=module.NAME, lossless=True,

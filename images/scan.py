@@ -11,6 +11,7 @@ Orientation-only block.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 
 from images import exif
 from images.model import Options
@@ -22,16 +23,22 @@ _SIGNATURES = {
 }
 _TIFF_HEADERS = {b"II*\x00": "<", b"MM\x00*": ">"}
 _ICC_SIGNATURE = b"ICC_PROFILE\x00"
+_MPF_SIGNATURE = b"MPF\x00"
 _MAX_PLAUSIBLE_ENTRIES = 1024
 _TIFF_TYPES = range(1, 14)
 
 
-def _occurrences(data: bytes, needle: bytes):
-    """Offsets of each occurrence of `needle`."""
+def _occurrences(data: bytes, needle: bytes) -> Iterator[int]:
+    """Offsets of each occurrence of `needle`, overlapping ones too."""
     pos = data.find(needle)
     while pos != -1:
         yield pos
         pos = data.find(needle, pos + 1)
+
+
+def _tiff_headers(data: bytes) -> list[tuple[int, str]]:
+    """Every TIFF header in `data` with its byte order: one pass per header, shared by all TIFF checks."""
+    return [(at, endian) for header, endian in _TIFF_HEADERS.items() for at in _occurrences(data, header)]
 
 
 def _plausible_tiff(data: bytes, at: int, endian: str) -> bool:
@@ -46,19 +53,27 @@ def _plausible_tiff(data: bytes, at: int, endian: str) -> bool:
     return 0 < count <= _MAX_PLAUSIBLE_ENTRIES and kind in _TIFF_TYPES
 
 
-def tiff_blocks(data: bytes) -> list[int]:
-    """Offsets of every plausible TIFF structure in `data` (EXIF is one), the minimal Orientation block aside."""
-    return [at for header, endian in _TIFF_HEADERS.items() for at in _occurrences(data, header)
+def _tiff_blocks(data: bytes, headers: list[tuple[int, str]]) -> list[int]:
+    return [at for at, endian in headers
             if _plausible_tiff(data, at, endian) and not exif.is_minimal(data[at:at + 26])]
 
 
+def tiff_blocks(data: bytes) -> list[int]:
+    """Offsets of every plausible TIFF structure in `data` (EXIF is one), the minimal Orientation block aside."""
+    return _tiff_blocks(data, _tiff_headers(data))
+
+
 def leftovers(data: bytes, options: Options) -> list[str]:
-    """Names of the metadata signatures found in `data` (empty when clean)."""
+    """Names of the metadata signatures found in `data` (empty when clean).
+
+    An MPF index is `MPF\\0` followed by a TIFF header, so it is found by looking back from the TIFF
+    headers rather than by a pass of its own (bytes.find beats a regex alternation several times over)."""
     found = [name for sig, name in _SIGNATURES.items() if sig in data]
     if not options.keep_icc and _ICC_SIGNATURE in data:
         found.append("ICC profile")
-    if any(data[at + 4:at + 8] in _TIFF_HEADERS for at in _occurrences(data, b"MPF\x00")):
+    headers = _tiff_headers(data)
+    if any(at >= 4 and data[at - 4:at] == _MPF_SIGNATURE for at, _ in headers):
         found.append("MPF index")
-    if tiff_blocks(data):
+    if _tiff_blocks(data, headers):
         found.append("EXIF/TIFF block other than Orientation")
     return found

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from images import exif, icc
 from images.memo import by_identity
-from images.model import Finding, Options, check_pixels
+from images.model import Finding, Options, Span, check_pixels
 from images.reencode import PillowFormat, with_pillow
 from shared.errors import InputTooLarge, MalformedInput
 
@@ -40,9 +40,13 @@ class Chunk:
     def payload(self, data: bytes) -> bytes:
         return data[self.start + 8:self.end]
 
-    def raw(self, data: bytes) -> bytes:
-        """Header and payload, exactly as in the file."""
-        return data[self.start:self.end]
+    def payload_view(self, data: bytes) -> memoryview:
+        """The payload in place: image chunks are copied once, into the output."""
+        return memoryview(data)[self.start + 8:self.end]
+
+    def raw(self, data: bytes) -> Span:
+        """Header and payload, exactly as in the file (compared in place)."""
+        return Span(data, self.start, self.end)
 
 
 @dataclass
@@ -226,8 +230,12 @@ def _kept_orientation(data: bytes, parsed: Parsed, options: Options) -> int | No
     return None if chunk is None else exif.kept_orientation(exif.read(_tiff(chunk.payload(data))).orientation, options)
 
 
+def _chunk_parts(fourcc: bytes, payload: bytes | memoryview) -> list[bytes | memoryview]:
+    return [fourcc + struct.pack("<I", len(payload)), payload, b"\x00" * (len(payload) & 1)]
+
+
 def _chunk_bytes(fourcc: bytes, payload: bytes) -> bytes:
-    return fourcc + struct.pack("<I", len(payload)) + payload + b"\x00" * (len(payload) & 1)
+    return b"".join(_chunk_parts(fourcc, payload))
 
 
 def _frame_payload(data: bytes, chunk: Chunk, parsed: Parsed) -> bytes:
@@ -247,18 +255,18 @@ def _vp8x(data: bytes, parsed: Parsed, kept: list[bytes]) -> bytes:
     return bytes([flags, 0, 0, 0]) + canvas
 
 
-def _kept_chunks(data: bytes, parsed: Parsed, options: Options) -> list[tuple[bytes, bytes]]:
+def _kept_chunks(data: bytes, parsed: Parsed, options: Options) -> list[tuple[bytes, bytes | memoryview]]:
     """(fourcc, payload) of every chunk the output carries after VP8X, in order."""
     first = parsed.chunks[0]
     if first.fourcc != VP8X:
-        return [(first.fourcc, first.payload(data))]  # simple format: what decoders read
+        return [(first.fourcc, first.payload_view(data))]  # simple format: what decoders read
     keeps_icc = options.keep_icc and _announced(data, parsed, _ICC_FLAG)
-    out: list[tuple[bytes, bytes]] = []
+    out: list[tuple[bytes, bytes | memoryview]] = []
     for chunk in parsed.chunks:
         if chunk.fourcc == ANMF:
             out.append((ANMF, _frame_payload(data, chunk, parsed)))
         elif chunk.fourcc in (VP8, VP8L, ALPH, ANIM) or (chunk.fourcc == ICCP and keeps_icc):
-            out.append((chunk.fourcc, chunk.payload(data)))
+            out.append((chunk.fourcc, chunk.payload_view(data)))
     orientation = _kept_orientation(data, parsed, options)
     if orientation is not None:
         out.append((EXIF, exif.minimal_tiff(orientation)))  # EXIF belongs after the image data
@@ -271,14 +279,14 @@ def strip(data: bytes, options: Options) -> bytes:
     fourccs = [fourcc for fourcc, _ in kept]
     if parsed.chunks[0].fourcc == VP8X:
         kept.insert(0, (VP8X, _vp8x(data, parsed, fourccs)))
-    body = b"WEBP" + b"".join(_chunk_bytes(fourcc, payload) for fourcc, payload in kept)
-    return b"RIFF" + struct.pack("<I", len(body)) + body
+    body = [b"WEBP", *(part for fourcc, payload in kept for part in _chunk_parts(fourcc, payload))]
+    return b"".join([b"RIFF", struct.pack("<I", sum(map(len, body))), *body])
 
 
-def image_data(data: bytes, options: Options) -> list[bytes]:
+def image_data(data: bytes, options: Options) -> list[bytes | Span]:
     """VP8, VP8L and ALPH chunks and ANMF frames (header and image sub-chunks), in order."""
     parsed = parse(data, options.max_pixels)
-    out: list[bytes] = []
+    out: list[bytes | Span] = []
     for chunk in parsed.chunks:
         if chunk.fourcc == ANMF:
             out.append(chunk.payload(data)[:_ANMF_HEADER])
