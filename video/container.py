@@ -192,6 +192,23 @@ def _boxes(stream: BinaryIO, start: int, end: int) -> Iterator[tuple[str, int, i
         pos += header.size
 
 
+def moov_room(stream: BinaryIO, size: int) -> tuple[int, int] | None:
+    """(the moov box's size, its size plus the free/skip boxes right after it: the room a file written
+    with a reserved moov holds), from the top-level boxes; None when there is no moov. An empty 8-byte
+    free box is not room: ffmpeg writes one before every mdat, for a 64-bit size."""
+    pos, moov_start, found = 0, 0, None
+    for kind, _, end in _boxes(stream, 0, size):
+        if found is None and kind == "moov":
+            moov_start, found = pos, (end - pos, end - pos)
+        elif found is not None:
+            if kind not in ("free", "skip"):
+                break
+            if end - pos > 8:
+                found = (found[0], end - moov_start)
+        pos = end
+    return found
+
+
 def _meta_payload(stream: BinaryIO, start: int) -> int:
     """ISO `meta` is a full box (4 bytes of version/flags before its children); QuickTime's is not."""
     stream.seek(start)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from shared.config import env_bool
 from shared.errors import MalformedInput, ScrubError
 from video import classify
 from video.codecdata import opus_delay_ms
-from video.container import HEADER_BYTES, replace_codec_private, survey_iso_boxes
+from video.container import HEADER_BYTES, moov_room, replace_codec_private, survey_iso_boxes
 from video.plan import Plan, plan_strip
 from video.probe import INPUT_GUARD, INPUT_GUARD_ARGS, Limits, MiB, Probe, probe_file, run_tool, tool_message
 from video.reframe import AMR_INPUT_GUARD, extract_frames, reframed_streams
@@ -34,6 +35,9 @@ _MIN_MEMORY_MB = 256  # below this ffmpeg cannot even load its libraries
 # APP1 (EXIF, XMP), APP3-APP13 (vendors, APP13 IPTC), APP15 and COM, by JPEG marker; APP0 (JFIF/AVI1
 # field layout), APP2 (ICC) and APP14 (Adobe colour transform) change how frames decode, so they stay.
 MJPEG_METADATA_FILTER = "filter_units=remove_types=225|227-237|239|254"
+MOOV_SLACK_BYTES = 16 * 1024
+# ffmpeg 5.1 logs this and still exits 0 when the moov outgrew the room reserved for it
+RESERVE_TOO_SMALL = b"reserved_moov_size is too small"
 
 
 @dataclass(frozen=True)
@@ -183,15 +187,32 @@ def timing_args(plan: Plan) -> dict[str, object]:
     return {"avoid_negative_ts": "disabled", **delays}
 
 
+def moov_reserve(src: Path) -> int | None:
+    """Room for the output's moov ahead of its mdat: the input's moov plus a quarter and 16 KiB (the
+    output lists the same samples and drops tags and tracks), or the room the input already reserved
+    if that is more, up to twice as much (so stripping a stripped file writes the same bytes, and a
+    camera's large free box is not copied as zeros); None without a moov."""
+    with src.open("rb") as stream:
+        found = moov_room(stream, src.stat().st_size)
+    if found is None:
+        return None
+    moov, room = found
+    estimate = moov + moov // 4 + MOOV_SLACK_BYTES
+    return room if estimate < room <= 2 * estimate else estimate
+
+
 def strip_command(src: Path, dst: Path, plan: Plan, options: VideoOptions,
-                  framed: dict[int, Path] | None = None) -> list[str]:
+                  framed: dict[int, Path] | None = None, reserve: int | None = None) -> list[str]:
     """One ffmpeg run: the stripped file, plus a hash of every kept input stream, through the same
-    bitstream filters, on stdout (what the output's packets must hash to)."""
+    bitstream filters, on stdout (what the output's packets must hash to).
+
+    MP4/MOV come out moov first (fast start, for web delivery): written into `reserve` bytes kept free
+    ahead of the mdat, or without one by `+faststart`, which rewrites the whole file a second time."""
     source = ffmpeg.input("file:" + str(src), **INPUT_GUARD)
     framed = framed or {}
     container_args: dict[str, object] = {}
     if plan.container.is_iso:
-        container_args["movflags"] = "+faststart"  # moov first, for web delivery
+        container_args |= {"moov_size": reserve} if reserve else {"movflags": "+faststart"}
     if plan.container.brand:
         container_args["brand"] = plan.container.brand
     stripped = ffmpeg.output(
@@ -240,6 +261,10 @@ def check_complete(declared: float | None, held: float) -> None:
                              f"({held / declared:.0%})")
 
 
+def _copy(command: list[str], src: Path, limits: Limits) -> subprocess.CompletedProcess:
+    return run_tool(command, limits, "ffmpeg", output_cap(src.stat().st_size))
+
+
 def _run_strip(src: Path, dst: Path, survey: _Survey, options: VideoOptions, limits: Limits) -> list[str]:
     plan = survey.plan
     framed: dict[int, Path] = {}
@@ -248,8 +273,10 @@ def _run_strip(src: Path, dst: Path, survey: _Survey, options: VideoOptions, lim
             work = dst.with_name(f".{dst.name}.{stream.index}.amr")
             framed[stream.index] = work
             extract_frames(src, stream, work, limits)
-        done = run_tool(strip_command(src, dst, plan, options, framed), limits, "ffmpeg",
-                        output_cap(src.stat().st_size))
+        reserve = moov_reserve(src) if plan.container.is_iso else None
+        done = _copy(strip_command(src, dst, plan, options, framed, reserve), src, limits)
+        if reserve and RESERVE_TOO_SMALL in done.stderr:  # the moov outgrew its room: rewrite as before
+            done = _copy(strip_command(src, dst, plan, options, framed), src, limits)
     finally:
         for work in framed.values():
             work.unlink(missing_ok=True)

@@ -8,7 +8,7 @@ and nothing else: no tag beyond structure, no chapter, no metadata box, no data 
 from __future__ import annotations
 
 import hashlib
-from fractions import Fraction
+import math
 from pathlib import Path
 
 from shared.errors import ScrubError, VerificationFailed
@@ -18,44 +18,59 @@ from video.container import HEADER_BYTES, choose_container, metadata_items
 from video.plan import Plan
 from video.probe import INPUT_GUARD_ARGS, Limits, Probe, Stream, probe_file, run_tool, tool_message
 
-HASH = "sha256"  # framehash's per-packet digest: 64 hex digits a line keep the report (held in memory) small
+HASH = "murmur3"  # framehash's per-packet digest: a fast 128-bit hash (SHA-256 cost most of a strip's CPU)
 EMPTY_STREAM_HASH = hashlib.sha256(b"").hexdigest()  # what a stream with no packets digests to
 _AUDIO_FRAME_SECONDS = 0.13  # the longest common audio frame: 1024 AAC samples at 8 kHz
 HASH_ARGS = ["-copyts", "-f", "framehash", "-hash", HASH]  # -copyts: timestamps as the demuxer reads them
 
 
+def _parse_report(report: bytes) -> tuple[dict[int, tuple[int, int]], list[list[str]]]:
+    """A framehash report's time base per stream (numerator, denominator) and its packet rows, split."""
+    time_bases: dict[int, tuple[int, int]] = {}
+    rows = []
+    for line in report.decode("ascii").splitlines():
+        if line.startswith("#tb "):
+            index, _, tb = line[4:].partition(":")
+            num, _, den = tb.partition("/")
+            time_bases[int(index)] = (int(num), int(den or 1))
+        elif line and not line.startswith("#"):
+            rows.append(line.split(","))
+    if any(den <= 0 for _, den in time_bases.values()):
+        raise ValueError("time base with no denominator")
+    return time_bases, rows
+
+
+def _exact(ticks: int, base: tuple[int, int]) -> str:
+    """ticks x time base as a reduced fraction: the same instant reads the same whatever the time base
+    (integer gcd: Fraction cost more than ffmpeg's whole hashing pass)."""
+    num, den = ticks * base[0], base[1]
+    common = math.gcd(num, den)
+    return f"{num // common}/{den // common}"
+
+
 def packet_digests(report: bytes) -> list[str]:
     """One digest per stream over every packet's dts, pts (as exact times, whatever the time base), size
     and data hash, from ffmpeg's framehash report; durations and side data are left out."""
-    time_bases: dict[int, Fraction] = {}
-    digests: dict[int, hashlib._Hash] = {}
+    records: dict[int, list[str]] = {}
     try:
-        for line in report.decode("ascii").splitlines():
-            if line.startswith("#tb "):
-                index, _, tb = line[4:].partition(":")
-                time_bases[int(index)] = Fraction(tb.strip())
-            elif line and not line.startswith("#"):
-                index, dts, pts, _, size, digest = (field.strip() for field in line.split(",")[:6])
-                base = time_bases[int(index)]
-                record = f"{int(dts) * base},{int(pts) * base},{size},{digest}\n"
-                digests.setdefault(int(index), hashlib.sha256()).update(record.encode())
-    except (ValueError, KeyError, ZeroDivisionError, UnicodeDecodeError):
+        time_bases, rows = _parse_report(report)
+        for index, dts, pts, _, size, digest, *_ in rows:
+            base = time_bases[int(index)]
+            records.setdefault(int(index), []).append(
+                f"{_exact(int(dts), base)},{_exact(int(pts), base)},{size.strip()},{digest.strip()}\n")
+    except (ValueError, KeyError, UnicodeDecodeError):
         raise VerificationFailed("ffmpeg's packet report is unreadable") from None
-    return [digests[i].hexdigest() if i in digests else EMPTY_STREAM_HASH for i in range(len(time_bases))]
+    return [hashlib.sha256("".join(records[i]).encode()).hexdigest() if i in records else EMPTY_STREAM_HASH
+            for i in range(len(time_bases))]
 
 
 def held_seconds(report: bytes) -> float:
     """How far the packets of a framehash report reach: the latest pts + duration, in seconds."""
-    time_bases: dict[int, Fraction] = {}
-    end = Fraction(0)
-    for line in report.decode("ascii", "replace").splitlines():
-        if line.startswith("#tb "):
-            index, _, tb = line[4:].partition(":")
-            time_bases[int(index)] = Fraction(tb.strip())
-        elif line and not line.startswith("#"):
-            index, _, pts, duration = (field.strip() for field in line.split(",")[:4])
-            end = max(end, (int(pts) + int(duration)) * time_bases[int(index)])
-    return float(end)
+    time_bases, rows = _parse_report(report)
+    last: dict[int, int] = {}
+    for index, _, pts, duration, *_ in rows:
+        last[int(index)] = max(last.get(int(index), 0), int(pts) + int(duration))
+    return max((ticks * time_bases[index][0] / time_bases[index][1] for index, ticks in last.items()), default=0.0)
 
 
 def stream_hashes(path: Path, limits: Limits, filters: dict[str, str] | None = None) -> list[str]:
