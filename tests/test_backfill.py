@@ -21,7 +21,7 @@ from shared.routing import has_suffix
 
 pytestmark = pytest.mark.slow
 
-COPIES = 56  # of each image sample: 5 formats x 56 + 8 clips + 4 without a suffix = 292 media objects
+COPIES = 198  # of each image sample: 5 formats x 198 + 8 clips + 4 without a suffix = 1,002 media objects
 NON_MEDIA = {"docs/readme.txt": b"hello", "data/blob": b"no suffix, not media", "docs/photo.jpg.json": b"{}",
              "raw/IMG_0001.NEF": b"II*\x00 a raw file the functions do not handle", "empty/blob": b""}
 # No suffix: the catch-all function reads their first bytes, finds no media and leaves them alone.
@@ -54,7 +54,7 @@ def fill(s3, bucket: str, media: dict[str, bytes]) -> None:
 
 def snapshot(s3, bucket: str) -> dict[str, tuple[str, str | None]]:
     """key -> (ETag, VersionId) of every current object."""
-    listed = s3.list_objects_v2(Bucket=bucket, MaxKeys=1000)["Contents"]
+    listed = [o for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket) for o in page["Contents"]]
     return {o["Key"]: (o["ETag"], s3.head_object(Bucket=bucket, Key=o["Key"]).get("VersionId")) for o in listed}
 
 
