@@ -136,13 +136,24 @@ def _distribution(module: str) -> str:
     return canonicalize_name(names[0])
 
 
+def _type_checking_only(tree: ast.AST) -> set[ast.AST]:
+    """The import statements under `if TYPE_CHECKING:`: read by mypy, never run."""
+    return {child for node in ast.walk(tree) if isinstance(node, ast.If) and isinstance(node.test, ast.Name)
+            and node.test.id == "TYPE_CHECKING" for statement in node.body for child in ast.walk(statement)}
+
+
 def _imported_by_name(packages: list[str]) -> set[str]:
-    """Third-party distributions the shipped code imports by name, lazy (in-function) imports included."""
+    """Third-party distributions the shipped code imports by name, lazy (in-function) imports included,
+    the ones only type checking reads left out."""
     project = set(IMAGES_PACKAGES) | {"__future__"}
     names = set()
     for package in packages:
         for path in (REPO / package).rglob("*.py"):
-            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            tree = ast.parse(path.read_text(), str(path))
+            skipped = _type_checking_only(tree)
+            for node in ast.walk(tree):
+                if node in skipped:
+                    continue
                 if isinstance(node, ast.Import):
                     names |= {alias.name.partition(".")[0] for alias in node.names}
                 elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
