@@ -1,11 +1,17 @@
-"""Plain data passed between the format modules, the registry and the callers."""
+"""Plain data passed between the format modules, the registry and the callers, and the format modules'
+one interface (FormatModule)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
 from shared.config import env_bool
 from shared.errors import InputTooLarge, ScrubError
+
+if TYPE_CHECKING:
+    from images.reencode import PillowFormat
 
 # Metadata classes reported by `inspect` and in results. "icc" and "orientation" are kept by default.
 CLASSES = (
@@ -112,3 +118,18 @@ def group(findings: list[Finding], removed: bool | None = None) -> dict[str, lis
         if removed is None or f.removed == removed:
             out.setdefault(f.cls, []).append(f.detail)
     return out
+
+
+class FormatModule(Protocol):
+    """What every format module (images/jpeg.py, png.py, webp.py, gif.py, heif.py) implements, and all
+    the registry uses of it. The registry picks one by content (`sniff`); mypy checks each module
+    against this (images/registry.py)."""
+
+    NAME: str
+    PILLOW: PillowFormat  # how the re-encode fallback's output is decoded to check it
+
+    def sniff(self, head: bytes) -> bool: ...  # the first bytes are this format
+    def inspect(self, data: bytes, options: Options) -> list[Finding]: ...  # metadata found, and its fate
+    def strip(self, data: bytes, options: Options) -> bytes: ...  # lossless; LosslessUnsupported if it cannot
+    def image_data(self, data: bytes, options: Options) -> Sequence[bytes | Span]: ...  # must survive unchanged
+    def reencode(self, data: bytes, options: Options) -> bytes: ...  # the fallback, through Pillow

@@ -5,10 +5,10 @@ import importlib
 import logging
 import re
 from collections.abc import Iterator
-from types import ModuleType
+from typing import TYPE_CHECKING, cast
 
 from images import memo, reencode, scan
-from images.model import Finding, Options, StripResult, group
+from images.model import Finding, FormatModule, Options, StripResult, group
 from shared.errors import InputTooLarge, LosslessUnsupported, MalformedInput, UnsupportedFormat, VerificationFailed
 
 log = logging.getLogger("mediascrub.images")
@@ -35,12 +35,18 @@ SUFFIXES = {
 }
 
 
-def _modules() -> Iterator[ModuleType]:
+def _modules() -> Iterator[FormatModule]:
     """Format modules in order, imported only as far as needed (the JPEG path imports one)."""
-    return (importlib.import_module(f"images.{name}") for name in FORMAT_MODULES)
+    return (cast(FormatModule, importlib.import_module(f"images.{name}")) for name in FORMAT_MODULES)
 
 
-def detect(data: bytes) -> ModuleType:
+if TYPE_CHECKING:  # mypy checks every format module against the one interface
+    from images import gif, heif, jpeg, png, webp
+
+    _CHECKED: tuple[FormatModule, ...] = (jpeg, png, webp, gif, heif)
+
+
+def detect(data: bytes) -> FormatModule:
     """The format module whose magic matches `data`; UnsupportedFormat otherwise."""
     if not data:
         raise MalformedInput("empty file (0 bytes)")
@@ -109,14 +115,14 @@ def _strip_and_verify(data: bytes, options: Options) -> StripResult:
     return result
 
 
-def _reencode_into(result: StripResult, module: ModuleType, data: bytes, options: Options, why: str) -> None:
+def _reencode_into(result: StripResult, module: FormatModule, data: bytes, options: Options, why: str) -> None:
     """The fallback, never silent: logged as a warning, and the reason kept in the result's notes."""
     log.warning("re-encoding %s image: %s", module.NAME, why, extra={"reencode_reason": why})
     result.data, result.lossless = module.reencode(data, options), False
     result.notes.append(f"re-encoded: {why}")
 
 
-def verify(module: ModuleType, original: bytes, result: StripResult, options: Options) -> None:
+def verify(module: FormatModule, original: bytes, result: StripResult, options: Options) -> None:
     """Fail closed: the output must parse as the same format, keep its image data, and hold no metadata."""
     out = result.data
     try:
