@@ -12,7 +12,6 @@ import struct
 from dataclasses import dataclass
 
 from images import icc
-from images.memo import by_identity
 from images.model import Finding, Options, check_pixels
 from images.reencode import PillowFormat, with_pillow
 from shared.errors import InputTooLarge, LosslessUnsupported, MalformedInput
@@ -41,6 +40,7 @@ class Block:
 
 @dataclass
 class Parsed:
+    data: bytes  # the file the offsets point into
     screen_end: int  # end of the header, screen descriptor and global colour table
     blocks: list[Block]
     trailer_end: int  # offset just past the 0x3B trailer; bytes beyond it are junk
@@ -55,15 +55,14 @@ def _colour_table_size(packed: int) -> int:
 
 
 
-@by_identity()
-def parse(data: bytes, max_pixels: int | None = None) -> Parsed:
+def parse(data: bytes, options: Options) -> Parsed:
     """Split the stream into blocks; MalformedInput on anything truncated or unknown."""
     if not sniff(data[:6]):
         raise MalformedInput("not a GIF (no GIF87a/GIF89a header)")
     if len(data) < _SCREEN:
         raise MalformedInput("truncated logical screen descriptor")
     width, height, packed = struct.unpack_from("<HHB", data, 6)
-    check_pixels(width, height, max_pixels, "logical screen")
+    check_pixels(width, height, options.max_pixels, "logical screen")
     pos = screen_end = _SCREEN + _colour_table_size(packed)
     if screen_end > len(data):
         raise MalformedInput("truncated global colour table")
@@ -79,13 +78,13 @@ def parse(data: bytes, max_pixels: int | None = None) -> Parsed:
         if introducer == EXTENSION and pos + 1 < len(data):
             blocks.append(Block(data[pos + 1], pos, _sub_blocks_end(data, pos + 2)))
         elif introducer == IMAGE:
-            blocks.append(Block(IMAGE, pos, _image_end(data, pos, max_pixels)))
+            blocks.append(Block(IMAGE, pos, _image_end(data, pos, options.max_pixels)))
         else:
             raise MalformedInput(f"unknown or truncated block 0x{introducer:02X} at offset {pos}")
         pos = blocks[-1].end
     if not any(b.kind == IMAGE for b in blocks):
         raise MalformedInput("no image in the GIF")
-    return Parsed(screen_end, blocks, pos + 1)
+    return Parsed(data, screen_end, blocks, pos + 1)
 
 
 def _sub_blocks_end(data: bytes, pos: int) -> int:
@@ -199,8 +198,8 @@ def _kept_bytes(block: Block, data: bytes, options: Options) -> bytes:
     return b"" if finding is not None and finding.removed else data[block.start:block.end]
 
 
-def inspect(data: bytes, options: Options) -> list[Finding]:
-    parsed = parse(data, options.max_pixels)
+def inspect(parsed: Parsed, options: Options) -> list[Finding]:
+    data = parsed.data
     found = [f for b in parsed.blocks if (f := _describe(b, data, options)) is not None]
     found += [f for b in parsed.blocks if b.kind == APPLICATION and _app_id(data, b) == _ICC
               for f in icc.findings(_icc_profile(data, b) or b"", "ICCRGBG1 colour profile", not options.keep_icc)]
@@ -215,8 +214,8 @@ def _check_graphic_control(data: bytes, block: Block) -> None:
         raise LosslessUnsupported(f"graphic control extension at offset {block.start} is not the standard 4 bytes")
 
 
-def strip(data: bytes, options: Options) -> bytes:
-    parsed = parse(data, options.max_pixels)
+def strip(parsed: Parsed, options: Options) -> bytes:
+    data = parsed.data
     out = [data[:parsed.screen_end]]
     for block in parsed.blocks:
         if block.kind == GRAPHIC_CONTROL:
@@ -226,9 +225,9 @@ def strip(data: bytes, options: Options) -> bytes:
     return b"".join(out)
 
 
-def image_data(data: bytes, options: Options) -> list[bytes]:
+def image_data(parsed: Parsed, options: Options) -> list[bytes]:
     """The header and colour table, then every graphic control extension and image block, in order."""
-    parsed = parse(data, options.max_pixels)
+    data = parsed.data
     return [data[:parsed.screen_end]] + [
         data[b.start:b.end] for b in parsed.blocks if b.kind in (IMAGE, GRAPHIC_CONTROL)]
 

@@ -14,10 +14,10 @@ The container logic is in `images.isobmff`; this module decides what goes.
 """
 from __future__ import annotations
 
+import functools
 import io
 
 from images import exif, icc, isobmff
-from images.memo import by_identity
 from images.model import Finding, Options, Span, check_pixels
 from images.reencode import DECODER_ERRORS, PillowFormat, check_decoded, with_pillow
 from shared.boxes import ftyp_brands
@@ -77,16 +77,55 @@ def sniff(head: bytes) -> bool:
     return major in _MAJOR_BRANDS or any(b in _STRUCTURAL_BRANDS for b in compatible)
 
 
-@by_identity()
-def label(file: isobmff.File) -> str:
+class Parsed:
+    """One parsed file and what follows from it under `options`, each worked out once (inspect, strip
+    and verify all ask). A valid file this editor cannot edit keeps the reason: inspect reports it, and
+    strip raises it so the registry re-encodes."""
+
+    def __init__(self, data: bytes, options: Options) -> None:
+        self.data, self.options = data, options
+        self._file: isobmff.File | None = None
+        self.unsupported: str | None = None
+        try:
+            self._file = _parse_file(data, options)
+        except LosslessUnsupported as exc:
+            self.unsupported = exc.reason  # not the exception: its traceback would hold this object
+
+    @property
+    def file(self) -> isobmff.File:
+        if self._file is None:
+            raise LosslessUnsupported(self.unsupported or "not parsed")
+        return self._file
+
+    @functools.cached_property
+    def label(self) -> str:
+        return _label(self.file)
+
+    @functools.cached_property
+    def unlinked_items(self) -> frozenset[int]:
+        return _unlinked_items(self.file, self.options)
+
+    @functools.cached_property
+    def dropped_items(self) -> frozenset[int]:
+        return _dropped_items(self.file, self.options, self.unlinked_items)
+
+    @functools.cached_property
+    def dropped_properties(self) -> frozenset[int]:
+        return _dropped_properties(self.file, self.options, self.dropped_items)
+
+
+def parse(data: bytes, options: Options) -> Parsed:
+    return Parsed(data, options)
+
+
+def _label(file: isobmff.File) -> str:
     """AVIF or HEIC, for findings: by major brand, else by the coded item types."""
     major = file.data[8:12]
     types = {item.type for item in file.meta.items.values()}
     return "AVIF" if major in (b"avif", b"avis") or "av01" in types else "HEIC"
 
 
-@by_identity()
-def _parse(data: bytes, options: Options) -> isobmff.File:
+def _parse_file(data: bytes, options: Options) -> isobmff.File:
     file = isobmff.parse(data)
     for prop in file.meta.properties:
         if prop.type == "ispe" and prop.end - prop.body >= 12:
@@ -96,15 +135,13 @@ def _parse(data: bytes, options: Options) -> isobmff.File:
     return file
 
 
-@by_identity()
-def dropped_items(file: isobmff.File, options: Options) -> frozenset[int]:
+def _dropped_items(file: isobmff.File, options: Options, unlinked: frozenset[int]) -> frozenset[int]:
     """Metadata items, thumbnails (by default) and every item that only serves a dropped item.
 
     One pass over the reference graph, linear in items + references: each item counts the masters it
-    serves that are still kept, and goes when that count reaches zero. Remembered per parsed file, as
-    inspect, strip and verify all ask."""
+    serves that are still kept, and goes when that count reaches zero."""
     meta = file.meta
-    drop = _removed_outright(file, options) | unlinked_items(file, options)
+    drop = _removed_outright(file, options) | unlinked
     serves: dict[int, set[int]] = {}  # item -> the items it exists for
     for ref in meta.references:
         for target in ref.targets:
@@ -134,8 +171,7 @@ def _removed_outright(file: isobmff.File, options: Options) -> set[int]:
     return drop
 
 
-@by_identity()
-def unlinked_items(file: isobmff.File, options: Options) -> frozenset[int]:
+def _unlinked_items(file: isobmff.File, options: Options) -> frozenset[int]:
     """Items linked to nothing that is shown (a hidden pre-crop original, a stray payload): not the
     primary, not in an entity group, not a visible picture, and not joined by any reference to one that
     is, other than through a removed metadata item or thumbnail (so that the output, walked again, keeps
@@ -180,9 +216,10 @@ def _exif_tiff(payload: bytes) -> bytes:
     return payload[start:]
 
 
-def _item_findings(file: isobmff.File, item_id: int, options: Options, thumbnails: set[int]) -> list[Finding]:
+def _item_findings(parsed: Parsed, item_id: int, thumbnails: set[int]) -> list[Finding]:
+    file, options = parsed.file, parsed.options
     item = file.meta.items[item_id]
-    where = f"{label(file)} {item.type.strip()} item {item_id}"
+    where = f"{parsed.label} {item.type.strip()} item {item_id}"
     if item.type == "Exif":
         found, _ = exif.findings(_exif_tiff(file.payload(item_id)), options, where)
         # HEIF displays by irot/imir; the EXIF tag is informative only and goes with the item.
@@ -194,13 +231,14 @@ def _item_findings(file: isobmff.File, item_id: int, options: Options, thumbnail
         return [Finding("xmp" if is_xmp else "other", f"{where} ({item.content_type or 'no content type'})")]
     if item_id in thumbnails:
         return [Finding("thumbnails", f"{where} (thumbnail)")]
-    if item_id in unlinked_items(file, options):
+    if item_id in parsed.unlinked_items:
         return [Finding("other", f"{where} linked to no shown image")]
     return [Finding("other", f"{where} belonging only to removed items")]
 
 
-def _orientation(file: isobmff.File, options: Options) -> list[Finding]:
+def _orientation(parsed: Parsed) -> list[Finding]:
     """The primary image's irot/imir, as the EXIF Orientation with the same effect (kept unless baked)."""
+    file = parsed.file
     if file.meta.primary is None:
         return []
     matrix = ((1, 0), (0, 1))
@@ -212,8 +250,8 @@ def _orientation(file: isobmff.File, options: Options) -> list[Finding]:
     value = _EXIF_ORIENTATION[matrix]
     if value == 1:
         return []
-    return [Finding("orientation", f"Orientation={value} ({label(file)} irot/imir of the primary image)",
-                    removed=options.orientation == "bake")]
+    return [Finding("orientation", f"Orientation={value} ({parsed.label} irot/imir of the primary image)",
+                    removed=parsed.options.orientation == "bake")]
 
 
 def _rotation(quarter_turns: int) -> tuple:
@@ -234,19 +272,17 @@ def _icc_properties(file: isobmff.File) -> frozenset[int]:
                      if p.type == "colr" and file.data[p.body:p.body + 4] in (b"prof", b"rICC"))
 
 
-@by_identity()
-def dropped_properties(file: isobmff.File, options: Options) -> frozenset[int]:
+def _dropped_properties(file: isobmff.File, options: Options, drop: frozenset[int]) -> frozenset[int]:
     """ipco indexes written as empty boxes: properties rendering does not need, those no kept item uses,
     and (KEEP_ICC=false) the ICC colour properties."""
-    drop = dropped_items(file, options)
     used = {index for item_id, links in file.meta.associations.items() if item_id not in drop for _, index in links}
     unneeded = {i for i, p in enumerate(file.meta.properties, 1) if p.type not in RENDERING_PROPERTIES or i not in used}
     return frozenset(unneeded | (set() if options.keep_icc else _icc_properties(file)))
 
 
-def _essential_unknown(file: isobmff.File, options: Options) -> str | None:
+def _essential_unknown(parsed: Parsed) -> str | None:
     """The type of an essential property a kept item has and this editor would remove, if any."""
-    drop, gone = dropped_items(file, options), dropped_properties(file, options)
+    file, drop, gone = parsed.file, parsed.dropped_items, parsed.dropped_properties
     for item_id, links in file.meta.associations.items():
         for essential, index in links:
             prop = file.meta.properties[index - 1]
@@ -255,66 +291,65 @@ def _essential_unknown(file: isobmff.File, options: Options) -> str | None:
     return None
 
 
-def _property_findings(file: isobmff.File, options: Options) -> list[Finding]:
+def _property_findings(parsed: Parsed) -> list[Finding]:
+    file = parsed.file
     found, icc = [], _icc_properties(file)
-    for index in sorted(dropped_properties(file, options) - icc):
+    for index in sorted(parsed.dropped_properties - icc):
         prop = file.meta.properties[index - 1]
         if prop.type in RENDERING_PROPERTIES or (prop.type in ("free", "skip") and prop.end == prop.body):
             continue  # decoding parameters of a removed item, or empty padding: nothing to report
         cls, detail = _PROPERTY_LABELS.get(prop.type, ("other", f"'{prop.type}' property"))
-        found.append(Finding(cls, f"{label(file)} {detail}"))
+        found.append(Finding(cls, f"{parsed.label} {detail}"))
     return found
 
 
-def _name_findings(file: isobmff.File, options: Options) -> list[Finding]:
+def _name_findings(parsed: Parsed) -> list[Finding]:
     """Names the writer leaves empty: item names, the handler name, data reference locations."""
-    meta, drop = file.meta, dropped_items(file, options)
-    found = [Finding("other", f"{label(file)} item {i} name {item.name[:60]!r}")
+    meta, drop, label = parsed.file.meta, parsed.dropped_items, parsed.label
+    found = [Finding("other", f"{label} item {i} name {item.name[:60]!r}")
              for i, item in meta.items.items() if item.name and i not in drop]
     if meta.handler_name:
-        found.append(Finding("other", f"{label(file)} handler name {meta.handler_name[:60]!r}"))
-    found += [Finding("other", f"{label(file)} data reference {ref[:80]}") for ref in meta.data_references]
+        found.append(Finding("other", f"{label} handler name {meta.handler_name[:60]!r}"))
+    found += [Finding("other", f"{label} data reference {ref[:80]}") for ref in meta.data_references]
     return found
 
 
-def _icc(file: isobmff.File, options: Options) -> list[Finding]:
-    detail, removed, indexes = f"{label(file)} ICC profile ('colr' property)", not options.keep_icc, _icc_properties(file)
+def _icc(parsed: Parsed) -> list[Finding]:
+    file = parsed.file
+    detail, removed, indexes = f"{parsed.label} ICC profile ('colr' property)", not parsed.options.keep_icc, _icc_properties(file)
     profiles = {file.data[p.body + 4:p.end] for p in (file.meta.properties[i - 1] for i in indexes)}  # after the type
     found = [Finding("icc", detail, removed=removed)] if indexes else []
     return found + [f for profile in sorted(profiles) for f in icc.findings(profile, detail, removed)]
 
 
-def inspect(data: bytes, options: Options) -> list[Finding]:
-    try:
-        file = _parse(data, options)
-    except LosslessUnsupported as exc:  # valid but not editable here: strip re-encodes it without metadata
-        return [Finding("other", f"whole file (not edited losslessly: {exc.reason})")]
-    drop = dropped_items(file, options)
+def inspect(parsed: Parsed, options: Options) -> list[Finding]:
+    if parsed.unsupported:  # valid but not editable here: strip re-encodes it without metadata
+        return [Finding("other", f"whole file (not edited losslessly: {parsed.unsupported})")]
+    file, drop = parsed.file, parsed.dropped_items
     thumbnails = {r.source for r in file.meta.references if r.kind == "thmb"}
     found = _top_level_findings(file)
     for item_id in sorted(drop):
-        found += _item_findings(file, item_id, options, thumbnails)
-    found += [Finding("thumbnails", f"{label(file)} item {i} (thumbnail)", removed=False)
+        found += _item_findings(parsed, item_id, thumbnails)
+    found += [Finding("thumbnails", f"{parsed.label} item {i} (thumbnail)", removed=False)
               for i in sorted(thumbnails - drop)]
-    found += _property_findings(file, options) + _name_findings(file, options)
-    return found + _orientation(file, options) + _icc(file, options)
+    found += _property_findings(parsed) + _name_findings(parsed)
+    return found + _orientation(parsed) + _icc(parsed)
 
 
-def strip(data: bytes, options: Options) -> bytes:
-    file = _parse(data, options)
+def strip(parsed: Parsed, options: Options) -> bytes:
+    file = parsed.file
     if "moov" in {b.type for b in file.top}:
         raise LosslessUnsupported("image sequence track ('moov') is not edited losslessly")
-    essential = _essential_unknown(file, options)
+    essential = _essential_unknown(parsed)
     if essential:
         raise LosslessUnsupported(f"essential item property '{essential}' is not understood")
-    return isobmff.without_items(file, dropped_items(file, options), dropped_properties(file, options))
+    return isobmff.without_items(file, parsed.dropped_items, parsed.dropped_properties)
 
 
-def image_data(data: bytes, options: Options) -> list[bytes | Span]:
+def image_data(parsed: Parsed, options: Options) -> list[bytes | Span]:
     """Per kept item: id, type and its properties, then its payload extent by extent, compared in place
     (all must survive byte-identical); and ftyp."""
-    file = _parse(data, options)
-    drop, gone = dropped_items(file, options), dropped_properties(file, options)
+    file, data, drop, gone = parsed.file, parsed.data, parsed.dropped_items, parsed.dropped_properties
     out: list[bytes | Span] = [file.top[0].raw(data), str(file.meta.primary).encode()]
     for item_id in sorted(set(file.meta.items) - drop):
         head = f"{item_id}:{file.meta.items[item_id].type}:".encode()
@@ -341,7 +376,7 @@ def reencode(data: bytes, options: Options) -> bytes:
     else:
         encoded = _reencode_heic(data, options)
     # The encoders name their items ("Color", "Alpha") and their handler: the editor blanks those too.
-    return strip(encoded, options)
+    return strip(parse(encoded, options), options)
 
 
 def _reencode_heic(data: bytes, options: Options) -> bytes:

@@ -13,7 +13,6 @@ import struct
 from dataclasses import dataclass
 
 from images import exif, icc
-from images.memo import by_identity
 from images.model import Finding, Options, Span, check_pixels
 from images.reencode import PillowFormat, with_pillow
 from shared.errors import InputTooLarge, MalformedInput
@@ -48,6 +47,7 @@ class Segment:
 
 @dataclass
 class Parsed:
+    data: bytes  # the file the offsets point into
     segments: list[Segment]
     eoi_end: int  # offset just past the primary image's EOI
 
@@ -56,8 +56,7 @@ def sniff(head: bytes) -> bool:
     return head[:3] == b"\xff\xd8\xff"
 
 
-@by_identity()
-def parse(data: bytes, max_pixels: int | None = None) -> Parsed:
+def parse(data: bytes, options: Options) -> Parsed:
     """Split the primary image into segments; raise MalformedInput on any structural lie."""
     if not sniff(data[:3]):
         raise MalformedInput("not a JPEG (no SOI marker)")
@@ -69,7 +68,7 @@ def parse(data: bytes, max_pixels: int | None = None) -> Parsed:
         marker, pos = _next_marker(data, pos)
         if marker == EOI:
             _check_picture(segments)
-            return Parsed(segments, pos)
+            return Parsed(data, segments, pos)
         if marker in _STANDALONE or marker == SOI:
             raise MalformedInput(f"unexpected marker 0x{marker:02X} at offset {pos - 2}")
         if not (marker in _PICTURE or _is_app(marker) or marker == COM):  # libjpeg stops at these
@@ -82,7 +81,7 @@ def parse(data: bytes, max_pixels: int | None = None) -> Parsed:
             raise MalformedInput(f"truncated or corrupt: segment 0x{marker:02X} at offset {pos - 2} "
                                  f"claims {length} bytes, past the end of the file")
         if marker in _SOF:
-            _check_frame(data, pos, max_pixels)
+            _check_frame(data, pos, options.max_pixels)
         if marker == DNL and length != 4:
             raise MalformedInput(f"DNL segment at offset {pos - 2} is {length} bytes long, not 4")
         if marker == SOS:
@@ -174,8 +173,8 @@ def _describe(seg: Segment, data: bytes, options: Options, honoured: Segment | N
     return [Finding("other", f"APP{seg.marker - 0xE0} {label}")]
 
 
-def inspect(data: bytes, options: Options) -> list[Finding]:
-    parsed = parse(data, options.max_pixels)
+def inspect(parsed: Parsed, options: Options) -> list[Finding]:
+    data = parsed.data
     found: list[Finding] = []
     honoured = _exif_segment(data, parsed)
     for seg in parsed.segments:
@@ -211,8 +210,8 @@ def _clean_jfif(body: bytes) -> bytes:
     return body[:12] + b"\x00\x00" if len(body) >= 14 else body
 
 
-def strip(data: bytes, options: Options) -> bytes:
-    parsed = parse(data, options.max_pixels)
+def strip(parsed: Parsed, options: Options) -> bytes:
+    data = parsed.data
     view = memoryview(data)  # kept segments are copied once, by the join
     out: list[bytes | memoryview] = [b"\xff\xd8"]
     orientation = _kept_orientation(data, parsed, options)
@@ -234,10 +233,9 @@ def strip(data: bytes, options: Options) -> bytes:
     return b"".join(out)
 
 
-def image_data(data: bytes, options: Options) -> list[Span]:
+def image_data(parsed: Parsed, options: Options) -> list[Span]:
     """Every non-metadata segment of the primary image, scans included, in order."""
-    parsed = parse(data, options.max_pixels)
-    return [Span(data, s.start, s.end) for s in parsed.segments if not (_is_app(s.marker) or s.marker == COM)]
+    return [Span(parsed.data, s.start, s.end) for s in parsed.segments if not (_is_app(s.marker) or s.marker == COM)]
 
 
 def _encoder_args(im, data: bytes, options: Options) -> dict:

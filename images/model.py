@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from shared.config import env_bool
 from shared.errors import InputTooLarge, ScrubError
@@ -120,16 +120,21 @@ def group(findings: list[Finding], removed: bool | None = None) -> dict[str, lis
     return out
 
 
-class FormatModule(Protocol):
+Parsed = TypeVar("Parsed")  # each module's own parsed form
+
+
+class FormatModule(Protocol[Parsed]):
     """What every format module (images/jpeg.py, png.py, webp.py, gif.py, heif.py) implements, and all
-    the registry uses of it. The registry picks one by content (`sniff`); mypy checks each module
-    against this (images/registry.py)."""
+    the registry uses of it. The registry picks one by content (`sniff`), parses the input once and the
+    output once, and passes the parsed form (which carries the bytes it came from) down; mypy checks
+    each module against this (images/registry.py)."""
 
     NAME: str
     PILLOW: PillowFormat  # how the re-encode fallback's output is decoded to check it
 
     def sniff(self, head: bytes) -> bool: ...  # the first bytes are this format
-    def inspect(self, data: bytes, options: Options) -> list[Finding]: ...  # metadata found, and its fate
-    def strip(self, data: bytes, options: Options) -> bytes: ...  # lossless; LosslessUnsupported if it cannot
-    def image_data(self, data: bytes, options: Options) -> Sequence[bytes | Span]: ...  # must survive unchanged
+    def parse(self, data: bytes, options: Options) -> Parsed: ...  # MalformedInput/InputTooLarge on a bad file
+    def inspect(self, parsed: Parsed, options: Options) -> list[Finding]: ...  # metadata found, and its fate
+    def strip(self, parsed: Parsed, options: Options) -> bytes: ...  # lossless; LosslessUnsupported if it cannot
+    def image_data(self, parsed: Parsed, options: Options) -> Sequence[bytes | Span]: ...  # must survive unchanged
     def reencode(self, data: bytes, options: Options) -> bytes: ...  # the fallback, through Pillow

@@ -7,12 +7,12 @@ IDAT bytes after the end of the zlib stream.
 """
 from __future__ import annotations
 
+import functools
 import struct
 import zlib
 from dataclasses import dataclass
 
 from images import exif, icc
-from images.memo import by_identity
 from images.model import Finding, Options, Span, check_pixels
 from images.reencode import PillowFormat, with_pillow
 from shared.errors import InputTooLarge, LosslessUnsupported, MalformedInput
@@ -52,12 +52,23 @@ class Chunk:
         return data[self.start + 8:self.end - 4]
 
 
+@dataclass
+class Parsed:
+    data: bytes  # the file the offsets point into
+    chunks: list[Chunk]  # up to and including IEND
+    iend_end: int  # offset just past IEND
+
+    @functools.cached_property
+    def idat_excess(self) -> int:
+        """Inflated once per parsed file: inspect, strip and verify all ask."""
+        return _idat_excess(self.data, self.chunks)
+
+
 def sniff(head: bytes) -> bool:
     return head[:8] == SIGNATURE
 
 
-@by_identity()
-def parse(data: bytes, max_pixels: int | None = None) -> tuple[list[Chunk], int]:
+def parse(data: bytes, options: Options) -> Parsed:
     """The chunks up to and including IEND, and the offset just past IEND."""
     if not sniff(data[:8]):
         raise MalformedInput("not a PNG (bad signature)")
@@ -77,12 +88,12 @@ def parse(data: bytes, max_pixels: int | None = None) -> tuple[list[Chunk], int]
             raise MalformedInput(f"chunk {ctype!r} at offset {pos} fails its CRC check")
         chunk = Chunk(ctype, pos, end)
         if not chunks:
-            _check_header(chunk, data, max_pixels)
+            _check_header(chunk, data, options.max_pixels)
         if _CONTROL_LENGTHS.get(ctype, length) != length:
             raise MalformedInput(f"chunk {ctype!r} at offset {pos} is {length} bytes, not {_CONTROL_LENGTHS[ctype]}")
         chunks.append(chunk)
         if ctype == b"IEND":
-            return chunks, end
+            return Parsed(data, chunks, end)
         pos = end
 
 
@@ -141,8 +152,8 @@ def _check_critical(chunks: list[Chunk]) -> None:
             raise LosslessUnsupported(f"unknown critical chunk {chunk.type.decode('latin-1')!r}")
 
 
-def inspect(data: bytes, options: Options) -> list[Finding]:
-    chunks, iend_end = parse(data, options.max_pixels)
+def inspect(parsed: Parsed, options: Options) -> list[Finding]:
+    data, chunks, iend_end = parsed.data, parsed.chunks, parsed.iend_end
     honoured = _exif_chunk(chunks)
     found = [f for c in chunks if not _keeps(c, data, options) for f in _describe(c, data, options, honoured)]
     found += [Finding("icc", "iCCP ICC profile", removed=False)
@@ -150,7 +161,7 @@ def inspect(data: bytes, options: Options) -> list[Finding]:
     found += [f for c in chunks if c.type == b"iCCP" for f in _icc_text(c, data, options)]
     if iend_end < len(data):
         found.append(Finding("trailer", f"{len(data) - iend_end} bytes after IEND"))
-    excess = _idat_excess(data, options.max_pixels)
+    excess = parsed.idat_excess
     if excess:
         found.append(Finding("trailer", f"{excess} bytes in IDAT after the end of the compressed image"))
     return found
@@ -180,11 +191,9 @@ def _kept_orientation(chunks: list[Chunk], data: bytes, options: Options) -> int
     return None if chunk is None else exif.kept_orientation(exif.read(chunk.body(data)).orientation, options)
 
 
-@by_identity()
-def _idat_excess(data: bytes, max_pixels: int | None) -> int:
+def _idat_excess(data: bytes, chunks: list[Chunk]) -> int:
     """Bytes the IDAT chunks carry after their zlib stream ends (decoders ignore them). Found by
     inflating with the output thrown away, at most about twice the size IHDR declares."""
-    chunks, _ = parse(data, max_pixels)
     width, height, depth = struct.unpack_from(">IIB", data, 16)
     limit = 2 * height * (1 + (width * _CHANNELS.get(data[_COLOUR_TYPE_AT], 4) * depth + 7) // 8) + _INFLATE_STEP
     inflater, inflated, excess = zlib.decompressobj(), 0, 0
@@ -206,11 +215,12 @@ def _idat_excess(data: bytes, max_pixels: int | None) -> int:
     return excess
 
 
-def _image_bytes(data: bytes, chunks: list[Chunk], options: Options) -> dict[int, Span | bytes]:
+def _image_bytes(parsed: Parsed, options: Options) -> dict[int, Span | bytes]:
     """What the output holds for each kept chunk (by start offset): the chunk byte for byte (in place),
     but the IDAT chunks cut where their zlib stream ends (rebuilt)."""
+    data, chunks = parsed.data, parsed.chunks
     kept: dict[int, Span | bytes] = {c.start: Span(data, c.start, c.end) for c in chunks if _keeps(c, data, options)}
-    excess = _idat_excess(data, options.max_pixels)
+    excess = parsed.idat_excess
     for chunk in reversed([c for c in chunks if c.type == b"IDAT"]):
         if excess <= 0:
             break
@@ -220,11 +230,11 @@ def _image_bytes(data: bytes, chunks: list[Chunk], options: Options) -> dict[int
     return kept
 
 
-def strip(data: bytes, options: Options) -> bytes:
-    chunks, _ = parse(data, options.max_pixels)
+def strip(parsed: Parsed, options: Options) -> bytes:
+    data, chunks = parsed.data, parsed.chunks
     _check_critical(chunks)
     orientation = _kept_orientation(chunks, data, options)
-    kept = _image_bytes(data, chunks, options)
+    kept = _image_bytes(parsed, options)
     out: list[bytes | memoryview] = [SIGNATURE]
     for chunk in chunks:
         if orientation is not None and chunk.type in (b"IDAT", b"acTL"):
@@ -235,11 +245,10 @@ def strip(data: bytes, options: Options) -> bytes:
     return b"".join(out)
 
 
-def image_data(data: bytes, options: Options) -> list[Span | bytes]:
+def image_data(parsed: Parsed, options: Options) -> list[Span | bytes]:
     """Every kept chunk, byte for byte, IDAT cut at the end of its zlib stream (eXIf is rebuilt, so it
     is not part of the image data)."""
-    chunks, _ = parse(data, options.max_pixels)
-    return list(_image_bytes(data, chunks, options).values())
+    return list(_image_bytes(parsed, options).values())
 
 
 PILLOW = PillowFormat("PNG")

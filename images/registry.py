@@ -5,9 +5,9 @@ import importlib
 import logging
 import re
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from images import memo, reencode, scan
+from images import reencode, scan
 from images.model import Finding, FormatModule, Options, StripResult, group
 from shared.errors import InputTooLarge, LosslessUnsupported, MalformedInput, UnsupportedFormat, VerificationFailed
 
@@ -35,18 +35,19 @@ SUFFIXES = {
 }
 
 
-def _modules() -> Iterator[FormatModule]:
+def _modules() -> Iterator[FormatModule[Any]]:
     """Format modules in order, imported only as far as needed (the JPEG path imports one)."""
-    return (cast(FormatModule, importlib.import_module(f"images.{name}")) for name in FORMAT_MODULES)
+    return (cast(FormatModule[Any], importlib.import_module(f"images.{name}")) for name in FORMAT_MODULES)
 
 
 if TYPE_CHECKING:  # mypy checks every format module against the one interface
     from images import gif, heif, jpeg, png, webp
 
-    _CHECKED: tuple[FormatModule, ...] = (jpeg, png, webp, gif, heif)
+    _CHECKED: tuple[FormatModule[jpeg.Parsed], FormatModule[png.Parsed], FormatModule[webp.Parsed],
+                    FormatModule[gif.Parsed], FormatModule[heif.Parsed]] = (jpeg, png, webp, gif, heif)
 
 
-def detect(data: bytes) -> FormatModule:
+def detect(data: bytes) -> FormatModule[Any]:
     """The format module whose magic matches `data`; UnsupportedFormat otherwise."""
     if not data:
         raise MalformedInput("empty file (0 bytes)")
@@ -76,7 +77,7 @@ def inspect(data: bytes, options: Options | None = None) -> dict:
     """JSON-ready report: format, metadata found by class, what strip removes and what it keeps."""
     options = options or Options()
     module = detect(data)
-    findings = module.inspect(data, options)
+    findings = module.inspect(module.parse(data, options), options)
     return {"format": module.NAME, "found": group(findings),
             "removes": group(findings, removed=True), "keeps": group(findings, removed=False)}
 
@@ -91,44 +92,41 @@ def _orientation_to_bake(findings: list[Finding], options: Options) -> bool:
 
 def strip(data: bytes, options: Options | None = None) -> StripResult:
     """Strip `data`, verify the result, and return it. Raises a ScrubError subclass on any failure."""
-    try:
-        return _strip_and_verify(data, options or Options())
-    finally:
-        memo.forget()  # the parses remembered for this object hold its input and output
-
-
-def _strip_and_verify(data: bytes, options: Options) -> StripResult:
+    options = options or Options()
     module = detect(data)
-    findings = module.inspect(data, options)
+    parsed = module.parse(data, options)
+    findings = module.inspect(parsed, options)
     result = StripResult(data=b"", format=module.NAME, lossless=True,
                          removed=group(findings, removed=True), kept=group(findings, removed=False))
     if _orientation_to_bake(findings, options):
         _reencode_into(result, module, data, options, "ORIENTATION=bake")
     else:
         try:
-            result.data = module.strip(data, options)
+            result.data = module.strip(parsed, options)
         except LosslessUnsupported as exc:
             if not options.allow_reencode:
                 raise
             _reencode_into(result, module, data, options, exc.reason)
-    verify(module, data, result, options)
+    verify(module, parsed, result, options)
     return result
 
 
-def _reencode_into(result: StripResult, module: FormatModule, data: bytes, options: Options, why: str) -> None:
+def _reencode_into(result: StripResult, module: FormatModule[Any], data: bytes, options: Options, why: str) -> None:
     """The fallback, never silent: logged as a warning, and the reason kept in the result's notes."""
     log.warning("re-encoding %s image: %s", module.NAME, why, extra={"reencode_reason": why})
     result.data, result.lossless = module.reencode(data, options), False
     result.notes.append(f"re-encoded: {why}")
 
 
-def verify(module: FormatModule, original: bytes, result: StripResult, options: Options) -> None:
-    """Fail closed: the output must parse as the same format, keep its image data, and hold no metadata."""
+def verify(module: FormatModule[Any], original: Any, result: StripResult, options: Options) -> None:
+    """Fail closed: the output must parse as the same format, keep its image data, and hold no metadata.
+    `original` is the input as `module.parse` returned it."""
     out = result.data
     try:
         same_format = module.sniff(out[:_HEAD])
-        leftovers = [f for f in module.inspect(out, options) if f.removed]
-        if result.lossless and module.image_data(out, options) != module.image_data(original, options):
+        parsed_out = module.parse(out, options)
+        leftovers = [f for f in module.inspect(parsed_out, options) if f.removed]
+        if result.lossless and module.image_data(parsed_out, options) != module.image_data(original, options):
             raise VerificationFailed(f"{module.NAME} image data changed on the lossless path")
     except (MalformedInput, InputTooLarge) as exc:
         raise VerificationFailed(f"stripped {module.NAME} does not parse again ({exc.reason})") from exc
@@ -140,4 +138,4 @@ def verify(module: FormatModule, original: bytes, result: StripResult, options: 
     if found:
         raise VerificationFailed(f"independent scan found {found[0]} in the output")
     if not result.lossless:
-        reencode.check_decodes(module.PILLOW, original, out, options)
+        reencode.check_decodes(module.PILLOW, original.data, out, options)

@@ -12,7 +12,6 @@ import struct
 from dataclasses import dataclass
 
 from images import exif, icc
-from images.memo import by_identity
 from images.model import Finding, Options, Span, check_pixels
 from images.reencode import PillowFormat, with_pillow
 from shared.errors import InputTooLarge, MalformedInput
@@ -51,6 +50,7 @@ class Chunk:
 
 @dataclass
 class Parsed:
+    data: bytes  # the file the offsets point into
     chunks: list[Chunk]
     frames: dict[int, list[Chunk]]  # sub-chunks of each ANMF chunk, keyed by its start offset
     riff_end: int  # offset just past the RIFF payload; bytes beyond it are a trailer
@@ -60,8 +60,7 @@ def sniff(head: bytes) -> bool:
     return head[:4] == b"RIFF" and head[8:12] == b"WEBP"
 
 
-@by_identity()
-def parse(data: bytes, max_pixels: int | None = None) -> Parsed:
+def parse(data: bytes, options: Options) -> Parsed:
     """Split the RIFF payload into chunks (and ANMF frames into theirs); MalformedInput on any lie."""
     if len(data) < 12 or not sniff(data):
         raise MalformedInput("not a WebP (no RIFF/WEBP header)" if len(data) >= 12 else "truncated RIFF header")
@@ -70,8 +69,8 @@ def parse(data: bytes, max_pixels: int | None = None) -> Parsed:
         raise MalformedInput(f"truncated: RIFF header declares {riff_end} bytes, the file has {len(data)}")
     chunks = _chunks(data, 12, riff_end)
     frames = {c.start: _chunks(data, c.start + 8 + _ANMF_HEADER, c.end) for c in chunks if c.fourcc == ANMF}
-    parsed = Parsed(chunks, frames, riff_end)
-    _check(data, parsed, max_pixels)
+    parsed = Parsed(data, chunks, frames, riff_end)
+    _check(data, parsed, options.max_pixels)
     return parsed
 
 
@@ -168,9 +167,9 @@ def _bitstream_info(data: bytes, chunk: Chunk) -> tuple[int, int, bool]:
     return width, height, alpha
 
 
-def is_lossless(data: bytes) -> bool:
+def is_lossless(data: bytes, options: Options) -> bool:
     """True when the image (any frame) is VP8L-coded: the re-encode fallback then stays lossless."""
-    return any(c.fourcc == VP8L for c in _bitstreams(parse(data)))
+    return any(c.fourcc == VP8L for c in _bitstreams(parse(data, options)))
 
 
 def _tiff(payload: bytes) -> bytes:
@@ -197,8 +196,8 @@ def _describe(chunk: Chunk, data: bytes, options: Options, parsed: Parsed) -> li
     return [Finding("other", f"unknown chunk {_name(chunk.fourcc)} ({chunk.end - chunk.start - 8} bytes)")]
 
 
-def inspect(data: bytes, options: Options) -> list[Finding]:
-    parsed = parse(data, options.max_pixels)
+def inspect(parsed: Parsed, options: Options) -> list[Finding]:
+    data = parsed.data
     found: list[Finding] = []
     for chunk in parsed.chunks:
         found += _describe(chunk, data, options, parsed)
@@ -273,8 +272,8 @@ def _kept_chunks(data: bytes, parsed: Parsed, options: Options) -> list[tuple[by
     return out
 
 
-def strip(data: bytes, options: Options) -> bytes:
-    parsed = parse(data, options.max_pixels)
+def strip(parsed: Parsed, options: Options) -> bytes:
+    data = parsed.data
     kept = _kept_chunks(data, parsed, options)
     fourccs = [fourcc for fourcc, _ in kept]
     if parsed.chunks[0].fourcc == VP8X:
@@ -283,9 +282,9 @@ def strip(data: bytes, options: Options) -> bytes:
     return b"".join([b"RIFF", struct.pack("<I", sum(map(len, body))), *body])
 
 
-def image_data(data: bytes, options: Options) -> list[bytes | Span]:
+def image_data(parsed: Parsed, options: Options) -> list[bytes | Span]:
     """VP8, VP8L and ALPH chunks and ANMF frames (header and image sub-chunks), in order."""
-    parsed = parse(data, options.max_pixels)
+    data = parsed.data
     out: list[bytes | Span] = []
     for chunk in parsed.chunks:
         if chunk.fourcc == ANMF:
@@ -297,7 +296,7 @@ def image_data(data: bytes, options: Options) -> list[bytes | Span]:
 
 
 def _encoder_args(im, data: bytes, options: Options) -> dict:
-    return {"lossless": is_lossless(data), "quality": 100, "xmp": b""}
+    return {"lossless": is_lossless(data, options), "quality": 100, "xmp": b""}
 
 
 PILLOW = PillowFormat("WEBP", _encoder_args)

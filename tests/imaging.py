@@ -28,6 +28,14 @@ def image_format(path: Path) -> str | None:
         return None
 
 
+def image_data(module, data: bytes, options=None) -> list:
+    """What `module` says must survive a strip unchanged, for raw bytes (the module works on its parsed form)."""
+    from images.model import Options
+
+    options = options or Options()
+    return list(module.image_data(module.parse(data, options), options))
+
+
 def corpus_image_paths(*formats: str) -> list[Path]:
     """The corpus files whose content is one of `formats` (skips the calling test without a corpus)."""
     corpus.path("MANIFEST.tsv")

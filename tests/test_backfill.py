@@ -161,36 +161,6 @@ def test_the_demo_backfills_what_was_in_the_bucket_before(tmp_path):
     assert found == {} and notes == b"not media: left alone"
 
 
-def test_the_parsers_cache_holds_up_under_concurrent_strips():
-    """The backfill strips several objects at once: the parsers' memo (images/memo.py) must not raise
-    "deque mutated during iteration" when threads use it together, as one shared deque did."""
-    import threading
-
-    from images.memo import by_identity
-
-    parse = by_identity()(len)
-    errors: list[BaseException] = []
-
-    def strip_many() -> None:
-        try:
-            for i in range(30000):
-                assert parse(bytes(i % 7)) == i % 7
-        except (RuntimeError, AssertionError) as exc:
-            errors.append(exc)
-
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)  # switch threads as often as possible
-    try:
-        threads = [threading.Thread(target=strip_many) for _ in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    finally:
-        sys.setswitchinterval(interval)
-    assert errors == []
-
-
 def test_a_checkpoint_of_another_backfill_is_refused_in_one_line(s3, bucket, tmp_path):
     report = tmp_path / "report.csv"
     report.write_text("")

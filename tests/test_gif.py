@@ -54,7 +54,7 @@ def animated_gif(n_frames: int = 3, size=(24, 16), **save_args) -> bytes:
 
 def gif_with(base: bytes, first: list[bytes] = (), before_frames: list[bytes] = (), trailer: bytes = b"") -> bytes:
     """`base` with raw blocks inserted after its colour table (`first`) and before every frame's GCE/image."""
-    parsed = gif.parse(base)
+    parsed = gif.parse(base, Options())
     out = [base[:parsed.screen_end], *first]
     previous = None
     for block in parsed.blocks:
@@ -66,7 +66,7 @@ def gif_with(base: bytes, first: list[bytes] = (), before_frames: list[bytes] = 
 
 
 def kinds(data: bytes) -> list[int]:
-    return [b.kind for b in gif.parse(data).blocks]
+    return [b.kind for b in gif.parse(data, Options()).blocks]
 
 
 
@@ -124,7 +124,7 @@ def test_gif87a_still_image_is_kept_byte_identical() -> None:
 
 def test_non_standard_graphic_control_falls_back_to_a_reported_reencode() -> None:
     base = animated_gif()
-    gce = next(b for b in gif.parse(base).blocks if b.kind == gif.GRAPHIC_CONTROL)
+    gce = next(b for b in gif.parse(base, Options()).blocks if b.kind == gif.GRAPHIC_CONTROL)
     data = base[:gce.start] + b"\x21\xf9\x05" + base[gce.start + 3:gce.start + 7] + b"X\x00" + base[gce.end:]
     with pytest.raises(LosslessUnsupported, match="graphic control"):
         registry.strip(data, Options(allow_reencode=False))

@@ -16,7 +16,7 @@ from devtools.judge import exiftool_tags
 from images import heif, isobmff, registry
 from images.isobmff import box
 from images.model import Options
-from imaging import REPO, corpus_image_paths, corpus_images, displayed_size, frames, full_exif, leaks
+from imaging import REPO, corpus_image_paths, corpus_images, displayed_size, frames, full_exif, image_data, leaks
 from shared.errors import InputTooLarge, LosslessUnsupported, MalformedInput, ScrubError
 
 XMP = (b'<?xpacket begin=""?><x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/'
@@ -101,7 +101,7 @@ def test_corpus_file_is_clean_identical_and_upright(path, tmp_path) -> None:
     assert leaks(data, tmp_path, path.suffix) and leaks(result.data, tmp_path, path.suffix) == {}
     assert frames(result.data) == frames(data)  # primary and every other top-level image
     assert displayed_size(result.data) == displayed_size(data)
-    assert heif.image_data(result.data, Options()) == heif.image_data(data, Options())
+    assert image_data(heif, result.data) == image_data(heif, data)
     assert not {"Exif", "mime"} & set(items_of(result.data).values())
 
 
@@ -184,7 +184,7 @@ def test_generated_thumbnail_goes_unless_kept() -> None:
 def test_items_serving_only_a_removed_item_go_with_it() -> None:
     # Image 4 becomes the thumbnail's alpha plane: it goes with the thumbnail, the primary stays.
     data = with_reference(with_reference(heic_with((64, 80, 96)), "thmb", 7, 1), "auxl", 4, 7)
-    assert heif.dropped_items(isobmff.parse(data), Options()) == {2, 3, 4, 5, 6, 7, 8, 9}
+    assert heif.parse(data, Options()).dropped_items == {2, 3, 4, 5, 6, 7, 8, 9}
 
 
 def test_generated_avif_is_cleaned_losslessly(tmp_path) -> None:

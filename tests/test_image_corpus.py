@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 
 from images import registry
-from images.model import Options
-from imaging import corpus_image_paths, corpus_images, displayed_size, frames, leaks
+from imaging import corpus_image_paths, corpus_images, displayed_size, frames, image_data, leaks
 
 FORMATS = ("jpeg", "png", "webp", "gif")
 CORPUS = corpus_images(*FORMATS)
@@ -30,4 +29,4 @@ def test_corpus_file_is_clean_identical_and_upright(path, tmp_path) -> None:
     # A JPEG keeps its primary image only: MPF secondary images (stereo views, gain maps) are dropped by design.
     assert frames(result.data) == (before[:1] if module.NAME == "jpeg" else before)
     assert displayed_size(result.data) == displayed_size(data)
-    assert module.image_data(result.data, Options()) == module.image_data(data, Options())
+    assert image_data(module, result.data) == image_data(module, data)

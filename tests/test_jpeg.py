@@ -15,6 +15,7 @@ from imaging import (
     displayed_size,
     frames,
     full_exif,
+    image_data,
     jpeg_with,
     leaks,
     mutations,
@@ -95,7 +96,7 @@ def test_progressive_and_restart_markers_survive() -> None:
     data = jpeg_with(exif=full_exif(), progressive=True, size=(200, 120))
     out = registry.strip(data).data
     assert frames(out) == frames(data)
-    assert jpeg.image_data(out, Options()) == jpeg.image_data(data, Options())
+    assert image_data(jpeg, out) == image_data(jpeg, data)
 
 
 @pytest.mark.parametrize("data, error", [

@@ -28,7 +28,7 @@ def png_with(extra: list[bytes] = (), size=(40, 30), trailer: bytes = b"", **sav
 
 
 def chunk_types(data: bytes) -> list[bytes]:
-    return [c.type for c in png.parse(data)[0]]
+    return [c.type for c in png.parse(data, Options()).chunks]
 
 
 

@@ -53,7 +53,7 @@ def with_riff_size(data: bytes) -> bytes:
 
 
 def fourccs(data: bytes) -> list[bytes]:
-    return [c.fourcc for c in webp.parse(data).chunks]
+    return [c.fourcc for c in webp.parse(data, Options()).chunks]
 
 
 def vp8x_flags(data: bytes) -> int:
@@ -96,7 +96,7 @@ def test_unknown_and_mangled_xmp_chunks_and_the_trailer_go() -> None:
 @pytest.mark.parametrize("orientation", [3, 6, 8])
 def test_orientation_is_kept_as_a_minimal_exif_chunk(orientation, prefix, tmp_path) -> None:
     base = webp_with(size=(40, 20), exif=full_exif(orientation))
-    kept = [base[c.start:c.end] for c in webp.parse(base).chunks if c.fourcc != b"EXIF"]
+    kept = [base[c.start:c.end] for c in webp.parse(base, Options()).chunks if c.fourcc != b"EXIF"]
     data = riff(*kept, chunk(b"EXIF", prefix + full_exif(orientation)[6:]))
     assert displayed_size(data) == ((40, 20) if orientation == 3 else (20, 40))
     result = registry.strip(data)
@@ -129,7 +129,7 @@ def test_orientation_one_and_bake_mode_keep_no_exif() -> None:
 def test_lossless_alpha_image_keeps_pixels_and_alpha_flag() -> None:
     data = webp_with(mode="RGBA", lossless=True, exif=full_exif(), xmp=XMP)
     result = registry.strip(data)
-    assert webp.is_lossless(data) and not webp.is_lossless(webp_with())
+    assert webp.is_lossless(data, Options()) and not webp.is_lossless(webp_with(), Options())
     assert fourccs(result.data) == [b"VP8X", b"VP8L"] and vp8x_flags(result.data) == 0x10
     assert frames(result.data) == frames(data)
 
@@ -143,7 +143,7 @@ def test_lossy_alpha_keeps_the_alph_chunk() -> None:
 
 def test_animation_keeps_every_frame_and_drops_unknown_frame_chunks(tmp_path) -> None:
     data = animated_webp(exif=full_exif(), xmp=XMP)
-    parsed = webp.parse(data)
+    parsed = webp.parse(data, Options())
     frame = next(c for c in parsed.chunks if c.fourcc == b"ANMF")
     payload = data[frame.start + 8:frame.end] + chunk(b"JUNK", b"hidden in a frame")
     data = with_riff_size(data[:frame.start] + chunk(b"ANMF", payload) + data[frame.end:])
