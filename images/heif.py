@@ -79,8 +79,8 @@ def sniff(head: bytes) -> bool:
 
 class Parsed:
     """One parsed file and what follows from it under `options`, each worked out once (inspect, strip
-    and verify all ask). A valid file this editor cannot edit keeps the reason: inspect reports it, and
-    strip raises it so the registry re-encodes."""
+    and verify all ask; the registry passes the same options to every call). A valid file this editor
+    cannot edit keeps the reason: inspect reports it, and strip raises it so the registry re-encodes."""
 
     def __init__(self, data: bytes, options: Options) -> None:
         self.data, self.options = data, options
@@ -93,8 +93,8 @@ class Parsed:
 
     @property
     def file(self) -> isobmff.File:
-        if self._file is None:
-            raise LosslessUnsupported(self.unsupported or "not parsed")
+        if self._file is None:  # parsing stopped at something valid this editor does not rewrite
+            raise LosslessUnsupported(str(self.unsupported))
         return self._file
 
     @functools.cached_property
@@ -115,6 +115,7 @@ class Parsed:
 
 
 def parse(data: bytes, options: Options) -> Parsed:
+    """MalformedInput or InputTooLarge on a broken file; a valid one the editor cannot edit still parses."""
     return Parsed(data, options)
 
 
