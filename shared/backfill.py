@@ -35,12 +35,13 @@ from urllib.parse import quote
 from shared import batchops, s3io
 from shared.errors import ScrubError
 from shared.events import ObjectRecord
+from shared.logs import RecordLine
 from shared.routing import IMAGE, VIDEO, function_for
 
 if TYPE_CHECKING:  # the client's types, for mypy only (botocore makes it at run time)
     from mypy_boto3_s3 import S3Client
 
-Process = Callable[[ObjectRecord], dict]
+Process = Callable[[ObjectRecord], RecordLine]
 _PROGRESS_EVERY = 1.0  # seconds between progress lines
 _CHECKPOINT_EVERY = 1.0  # seconds between checkpoint writes (the report is written at once)
 
@@ -59,7 +60,7 @@ def listing(client: S3Client, bucket: str, prefix: str, start_after: str = "") -
             yield Listed(obj["Key"], int(obj["Size"]))
 
 
-def report_row(bucket: str, report: dict) -> list[str]:
+def report_row(bucket: str, report: RecordLine) -> list[str]:
     """One completion-report row, as S3 Batch Operations writes them (Amazon S3 User Guide, "Examples:
     S3 Batch Operations completion reports"): bucket, URL-encoded key, version id, succeeded|failed,
     the HTTP status of the invocation (200), the result code of a failed task, the result string."""
@@ -205,7 +206,7 @@ class Backfill:
                     in_flight = self._drain(in_flight, recorded, writer, report, progress)
                 self._advance(order, recorded, checkpoint)
 
-    def _one(self, kind: str, bucket: str, listed: Listed) -> tuple[dict, int]:
+    def _one(self, kind: str, bucket: str, listed: Listed) -> tuple[RecordLine, int]:
         """Through `kind`'s pipeline; what the catch-all hands over (a video without a suffix) goes on
         through the video pipeline here, as the video function would receive it."""
         record = ObjectRecord(bucket, listed.key)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
 from shared.events import ObjectRecord
-from shared.logs import log_record
+from shared.logs import RecordLine, log_record
 
 SUCCEEDED, TEMPORARY, PERMANENT = "Succeeded", "TemporaryFailure", "PermanentFailure"
 # A task missing from `results` can only be a bug here: report it, never count it as stripped.
@@ -54,7 +54,7 @@ def is_invocation(event: object) -> bool:
     return isinstance(event, dict) and "invocationSchemaVersion" in event and "tasks" in event
 
 
-def respond(event: dict, process: Callable[[ObjectRecord], dict]) -> dict:
+def respond(event: dict, process: Callable[[ObjectRecord], RecordLine]) -> dict:
     """Run `process` on every task's object and answer in Batch Operations' response shape."""
     tasks, job = event.get("tasks"), event.get("job")
     job_id = str(job.get("id", "")) if isinstance(job, dict) else ""
@@ -65,7 +65,7 @@ def respond(event: dict, process: Callable[[ObjectRecord], dict]) -> dict:
             "results": results}
 
 
-def result_of(report: dict) -> tuple[str, str]:
+def result_of(report: RecordLine) -> tuple[str, str]:
     """(resultCode, resultString) for one pipeline report."""
     outcome = report["outcome"]
     if outcome in _DONE:
@@ -102,7 +102,7 @@ def _bucket(task: dict) -> str:
     return ""
 
 
-def _result(task: Task, process: Callable[[ObjectRecord], dict]) -> dict:
+def _result(task: Task, process: Callable[[ObjectRecord], RecordLine]) -> dict:
     if task.record is None:
         code, text = PERMANENT, f"unreadable task: {task.error}"
         log_record({"outcome": "failed", "reason": text, "task_id": task.task_id})

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus
 
 from shared import s3io
+from shared.logs import RecordLine
 
 if TYPE_CHECKING:  # the client's types, for mypy only (botocore makes it at run time)
     from mypy_boto3_s3 import S3Client
@@ -29,7 +30,7 @@ class ContentRouter:
     recognises: Callable[[bytes], bool]  # the function's own format check on a file's first bytes
     hand_over: Callable[[s3io.SourceObject], str] | None = None  # passes the object on; returns to whom
 
-    def decide(self, client: S3Client, source: s3io.SourceObject, kind: str) -> dict | None:
+    def decide(self, client: S3Client, source: s3io.SourceObject, kind: str) -> RecordLine | None:
         """None when this function strips the object; otherwise the record's outcome."""
         if not source.size:  # nothing to read (a range would be refused): a folder marker, an empty upload
             return {"outcome": "not-media", "reason": "empty object (a folder marker?): nothing to strip"}

@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 
 from shared.config import Config
 from shared.errors import ScrubError
+from shared.logs import RecordLine
 
 GUARD_TAG = "ExifStripped"
 GUARD_TAG_VALUE = "True"
@@ -38,7 +39,7 @@ _NOT_CREATED = ("ObjectRemoved:", "ObjectRestore:", "ObjectTagging:", "ObjectAcl
                 "LifecycleTransition", "IntelligentTiering", "Replication:")
 
 
-def not_an_upload(config: Config, bucket: str, event_name: str) -> dict | None:
+def not_an_upload(config: Config, bucket: str, event_name: str) -> RecordLine | None:
     """The outcome of a record that names no new object, or one in a bucket outside SOURCE_BUCKETS."""
     if event_name.startswith(_NOT_CREATED):
         return {"outcome": "ignored", "reason": f"event {event_name} creates no object"}

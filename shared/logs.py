@@ -8,12 +8,38 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypedDict
 
 _request_id: ContextVar[str | None] = ContextVar("mediascrub_request_id", default=None)
+
+
+class RecordLine(TypedDict, total=False):
+    """One record's log line (and report): the same fields for both functions (docs/pipeline.md)."""
+
+    function: str  # image | video
+    bucket: str
+    key: str
+    version: str | None
+    sequencer: str | None
+    outcome: str  # stripped, already-clean, skipped-guard, superseded, misrouted, handed-over, not-media, ignored, failed
+    reason: str
+    retryable: bool  # failed: throttling, a timeout, a 5xx, a dropped connection
+    action: str  # already-clean: tagged | copied | none
+    bytes_before: int
+    bytes_after: int
+    format: str
+    removed: list[str]  # metadata classes, the same names for images and videos
+    lossless: bool
+    notes: list[str]
+    deleted_version: str
+    handed_to: str
+    message_id: str | None
+    task_id: str
+    duration_ms: float
+    aws_request_id: str
 
 
 @contextmanager
@@ -26,14 +52,14 @@ def invocation(context: Any) -> Iterator[None]:
         _request_id.reset(token)
 
 
-def _with_request_id(fields: dict) -> dict:
+def _with_request_id(fields: Mapping[str, Any]) -> dict[str, Any]:
     request_id = _request_id.get()
-    return {**fields, "aws_request_id": request_id} if request_id else fields
+    return {**fields, "aws_request_id": request_id} if request_id else dict(fields)
 
 _LEVELS = {"failed": "ERROR", "misrouted": "WARNING", "not-media": "WARNING"}
 
 
-def log_record(fields: dict) -> None:
+def log_record(fields: RecordLine) -> None:
     """Write `fields` (which include `outcome`) as one JSON line, with a level matching the outcome
     (a re-encode, `lossless: false`, is a WARNING: the fallback is never silent)."""
     level = _LEVELS.get(fields.get("outcome", ""), "WARNING" if fields.get("lossless") is False else "INFO")

@@ -30,7 +30,7 @@ from shared import batchops, events, guard, logs, s3io
 from shared.config import Config
 from shared.contentroute import ContentRouter
 from shared.errors import ScrubError
-from shared.logs import log_metrics, log_record
+from shared.logs import RecordLine, log_metrics, log_record
 from shared.routing import kind_of
 from shared.staging import Staged, Stager
 from shared.timebudget import TimeBudget
@@ -81,30 +81,30 @@ class Pipeline:
             summary["reencoded"] = reencoded
         return summary
 
-    def _within(self, budget: TimeBudget, record: events.ObjectRecord) -> dict:
+    def _within(self, budget: TimeBudget, record: events.ObjectRecord) -> RecordLine:
         with budget.record_deadline():
             return budget.took(self.process(record))
 
-    def process(self, record: events.ObjectRecord) -> dict:
+    def process(self, record: events.ObjectRecord) -> RecordLine:
         """Strip one object; never raises. Returns (and logs) the record's report."""
         started = time.monotonic()
-        report: dict[str, Any] = {"function": self.kind, "bucket": record.bucket, "key": record.key,
+        report: RecordLine = {"function": self.kind, "bucket": record.bucket, "key": record.key,
                                   "version": record.version_id, "sequencer": record.sequencer}
         try:
             report.update(self._process(record))
         except Exception as exc:  # noqa: BLE001 (every failure becomes one report; the other records go on)
             if s3io.is_precondition_failed(exc):
-                report.update(outcome="superseded", reason=f"object changed since the event ({_describe(exc)}); "
-                                                           "the newer upload has its own event")
+                report |= {"outcome": "superseded", "reason": f"object changed since the event ({_describe(exc)}); "
+                                                             "the newer upload has its own event"}
             elif s3io.is_gone(exc):
-                report.update(outcome="superseded", reason=f"object no longer exists ({_describe(exc)})")
+                report |= {"outcome": "superseded", "reason": f"object no longer exists ({_describe(exc)})"}
             else:
-                report.update(outcome="failed", reason=_describe(exc), retryable=s3io.is_transient(exc))
+                report |= {"outcome": "failed", "reason": _describe(exc), "retryable": s3io.is_transient(exc)}
         report["duration_ms"] = round((time.monotonic() - started) * 1000, 1)
         log_record(report)
         return report
 
-    def _process(self, record: events.ObjectRecord) -> dict:
+    def _process(self, record: events.ObjectRecord) -> RecordLine:
         if refused := guard.not_an_upload(self.config, record.bucket, record.event_name):
             return refused
         routed = kind_of(record.key)
@@ -148,14 +148,14 @@ class Pipeline:
             return None if written else _describe(exc)
         return None
 
-    def _superseded(self, source: s3io.SourceObject, why: str) -> dict:
+    def _superseded(self, source: s3io.SourceObject, why: str) -> RecordLine:
         """A newer upload replaced the object read (it has its own event). The version read is no longer
         current but still holds the metadata: with DELETE_ORIGINAL_VERSION it goes too."""
         return {"outcome": "superseded", "reason": f"object changed while it was stripped ({why}); "
                                                    "the newer upload has its own event"} | \
             self._delete_original_if_asked(source)
 
-    def _delete_original_if_asked(self, source: s3io.SourceObject) -> dict:
+    def _delete_original_if_asked(self, source: s3io.SourceObject) -> RecordLine:
         if not (self.config.delete_original_version and self.config.in_place and source.version_id):
             return {}
         self._delete_original(source)
@@ -177,7 +177,7 @@ class Pipeline:
         return s3io.head(self.client, guard.Location(record.bucket, record.alternate_key),
                          record.version_id, record.etag)
 
-    def _already_clean(self, source: s3io.SourceObject, staged: Staged) -> dict:
+    def _already_clean(self, source: s3io.SourceObject, staged: Staged) -> RecordLine:
         if self.config.guard == "tag":
             return self._tag_clean(source)
         if self.config.guard == "prefix":
@@ -187,7 +187,7 @@ class Pipeline:
             return {"outcome": "already-clean", "action": "copied"}
         return {"outcome": "already-clean", "action": "none"}
 
-    def _tag_clean(self, source: s3io.SourceObject) -> dict:
+    def _tag_clean(self, source: s3io.SourceObject) -> RecordLine:
         """Tag the clean object. Tagging takes no precondition, so in an unversioned bucket an upload
         landing meanwhile could get the tag (and its own event would skip it): check, and if so, take
         the tag off again and process that newer object now."""
@@ -197,7 +197,7 @@ class Pipeline:
         s3io.remove_tag(self.client, source.location, guard.GUARD_TAG)
         return self._process_newer(source, "replaced while being tagged")
 
-    def _process_newer(self, source: s3io.SourceObject, why: str) -> dict:
+    def _process_newer(self, source: s3io.SourceObject, why: str) -> RecordLine:
         """Process the key's current object now. Used after an unconditional write (a tag; a copy under
         DEST_PREFIX) raced a newer upload, whose own event may already have come and gone."""
         location = source.location
@@ -216,7 +216,7 @@ class Pipeline:
         s3io.write(self.client, spec, body, self.config.part_bytes)
 
 
-def _result_fields(source: s3io.SourceObject, staged: Staged) -> dict:
+def _result_fields(source: s3io.SourceObject, staged: Staged) -> RecordLine:
     result = staged.result
     return {"key": source.location.key, "version": source.version_id, "bytes_before": source.size,
             "bytes_after": staged.size_after, "format": result.format, "removed": sorted(result.removed),
@@ -229,8 +229,8 @@ def _written_from(current: Mapping[str, Any] | None, source: s3io.SourceObject) 
     return stripped_from == guard.source_identity(source.version_id, source.etag)
 
 
-def _report_unreadable(delivery: events.Delivery, error: str) -> dict:
-    report = {"outcome": "failed", "reason": error, "message_id": delivery.message_id}
+def _report_unreadable(delivery: events.Delivery, error: str) -> RecordLine:
+    report: RecordLine = {"outcome": "failed", "reason": error, "message_id": delivery.message_id}
     log_record(report)
     return report
 

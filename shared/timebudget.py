@@ -9,7 +9,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from shared import events
-from shared.logs import log_record
+from shared.logs import RecordLine, log_record
 
 
 class TimeBudget:
@@ -21,14 +21,14 @@ class TimeBudget:
         self.context, self.reserve_s, self.longest_s = context, reserve_s, 0.0
         self.ends: float | None = None  # time.monotonic() when the invocation times out, as last read
 
-    def not_started(self, kind: str, record: events.ObjectRecord) -> dict | None:
+    def not_started(self, kind: str, record: events.ObjectRecord) -> RecordLine | None:
         if self.context is None:
             return None
         left_s = self.context.get_remaining_time_in_millis() / 1000
         self.ends = time.monotonic() + left_s
         if left_s >= self.reserve_s + self.longest_s:
             return None
-        report = {"function": kind, "bucket": record.bucket, "key": record.key, "version": record.version_id,
+        report: RecordLine = {"function": kind, "bucket": record.bucket, "key": record.key, "version": record.version_id,
                   "outcome": "failed", "reason": f"not started: {left_s:.1f} s left in the invocation, under "
                   f"TIME_RESERVE_S ({self.reserve_s:g} s) plus the longest record so far ({self.longest_s:.1f} s)"}
         log_record(report)
@@ -44,7 +44,7 @@ class TimeBudget:
         finally:
             _deadline.reset(token)
 
-    def took(self, report: dict) -> dict:
+    def took(self, report: RecordLine) -> RecordLine:
         self.longest_s = max(self.longest_s, report["duration_ms"] / 1000)
         return report
 
