@@ -123,9 +123,6 @@ class Progress:
         if time.monotonic() - self.shown >= _PROGRESS_EVERY:
             self.show()
 
-    def uncount(self, size: int) -> None:
-        self.total, self.total_bytes = self.total - 1, self.total_bytes - size
-
     def show(self) -> None:
         self.shown = time.monotonic()
         elapsed = max(self.shown - self.started, 1e-6)

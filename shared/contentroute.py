@@ -1,4 +1,4 @@
-"""Objects whose name routes to no function (no suffix, `.jfif`, `x.jpg.`): decided by their first bytes.
+"""Objects whose name routes to no function (no suffix, `.bin`, `x.jpg.`): decided by their first bytes.
 
 EventBridge's catch-all rule delivers them to `routing.CATCH_ALL`. That function reads the first
 SNIFF_BYTES (a ranged GET pinned to the object it headed) and strips the object itself when its own

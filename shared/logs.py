@@ -56,6 +56,7 @@ def _with_request_id(fields: Mapping[str, Any]) -> dict[str, Any]:
     request_id = _request_id.get()
     return {**fields, "aws_request_id": request_id} if request_id else dict(fields)
 
+
 _LEVELS = {"failed": "ERROR", "misrouted": "WARNING", "not-media": "WARNING"}
 
 

@@ -62,9 +62,14 @@ class SourceObject:
 
     def pin(self) -> dict[str, Any]:
         """Request arguments that address exactly this object (its version, or its ETag)."""
-        if self.version_id:
-            return {"VersionId": self.version_id}
-        return {"IfMatch": self.etag}
+        return _pin(self.version_id, self.etag)
+
+
+def _pin(version_id: str | None, etag: str | None) -> dict[str, Any]:
+    """A version, else an ETag to match, else nothing: how far a request can pin what it reads."""
+    if version_id:
+        return {"VersionId": version_id}
+    return {"IfMatch": etag} if etag else {}
 
 
 def error_code(exc: BaseException) -> str:
@@ -108,8 +113,7 @@ def is_transient(exc: BaseException) -> bool:
 
 def head(client: S3Client, location: Location, version_id: str | None, etag: str | None) -> SourceObject:
     """HeadObject + GetObjectTagging of the event's object (its version, else its ETag if given)."""
-    pin: dict[str, Any] = {"VersionId": version_id} if version_id else ({"IfMatch": etag} if etag else {})
-    meta: Mapping[str, Any] = client.head_object(Bucket=location.bucket, Key=location.key, **pin)
+    meta: Mapping[str, Any] = client.head_object(Bucket=location.bucket, Key=location.key, **_pin(version_id, etag))
     source = SourceObject(
         location=location, etag=meta["ETag"], version_id=_real_version(meta.get("VersionId")),
         size=int(meta["ContentLength"]), metadata=dict(meta.get("Metadata") or {}),
@@ -129,23 +133,23 @@ def _version(source: SourceObject) -> dict[str, Any]:
     return {"VersionId": source.version_id} if source.version_id else {}
 
 
+def _body(client: S3Client, source: SourceObject, **extra: Any) -> Any:
+    """The body stream of exactly the object read (GetObject pinned to its version or ETag)."""
+    return client.get_object(Bucket=source.location.bucket, Key=source.location.key, **source.pin(), **extra)["Body"]
+
 
 def read_bytes(client: S3Client, source: SourceObject) -> bytes:
-    response = client.get_object(Bucket=source.location.bucket, Key=source.location.key, **source.pin())
-    return response["Body"].read()
+    return _body(client, source).read()
 
 
 def read_head(client: S3Client, source: SourceObject, length: int) -> bytes:
     """The first `length` bytes of exactly the object read (a ranged GET)."""
-    response = client.get_object(Bucket=source.location.bucket, Key=source.location.key,
-                                 Range=f"bytes=0-{length - 1}", **source.pin())
-    return response["Body"].read()
+    return _body(client, source, Range=f"bytes=0-{length - 1}").read()
 
 
 def read_to_file(client: S3Client, source: SourceObject, path: Path) -> None:
-    response = client.get_object(Bucket=source.location.bucket, Key=source.location.key, **source.pin())
     with open(path, "wb") as out:
-        shutil.copyfileobj(response["Body"], out, _COPY_CHUNK)
+        shutil.copyfileobj(_body(client, source), out, _COPY_CHUNK)
 
 
 @dataclass(frozen=True)

@@ -109,3 +109,12 @@ def template(sam_region) -> dict:
     from samtemplate import parsed
 
     return parsed()
+
+
+@pytest.fixture(scope="session")
+def engine() -> str:
+    """The container engine (docker or podman) that answers; skips (or, under MEDIASCRUB_REQUIRE_ENGINE=1,
+    fails) without one."""
+    from containers import engine_or_skip
+
+    return engine_or_skip()

@@ -76,11 +76,28 @@ def app_segment(marker: int, body: bytes) -> bytes:
     return bytes((0xFF, marker)) + struct.pack(">H", len(body) + 2) + body
 
 
+def gradient(size: tuple[int, int] = (64, 48)) -> Image.Image:
+    """A small RGB picture whose pixels differ, so a changed or lost pixel shows."""
+    return Image.linear_gradient("L").convert("RGB").resize(size)
+
+
+def heic(image: Image.Image | None = None, icc: bytes | None = None) -> bytes:
+    """A real HEIC (pillow-heif) of `image` (default: a gradient), with an ICC profile when given."""
+    import pillow_heif
+
+    heif_file = pillow_heif.from_pillow(image or gradient())
+    if icc:
+        heif_file.info["icc_profile"] = icc
+    out = io.BytesIO()
+    heif_file.save(out, quality=50)
+    return out.getvalue()
+
+
 def jpeg_with(segments: list[bytes] = (), trailer: bytes = b"", size=(64, 48), exif: bytes = b"",
               **save_args) -> bytes:
     """A real JPEG (Pillow) with raw `segments` inserted right after SOI and `trailer` after EOI."""
     out = io.BytesIO()
-    Image.linear_gradient("L").convert("RGB").resize(size).save(out, "JPEG", exif=exif, **save_args)
+    gradient(size).save(out, "JPEG", exif=exif, **save_args)
     data = out.getvalue()
     return data[:2] + b"".join(segments) + data[2:] + trailer
 

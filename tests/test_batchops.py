@@ -18,6 +18,7 @@ from devtools import samples
 from devtools.judge import leaks_in_file
 from devtools.s3events import batch_event, batch_task, uploaded
 from images import handler as image_handler
+from pipelinekit import tags
 from shared import batchops
 from shared.pipeline import LazyHandler
 from video import handler as video_handler
@@ -41,10 +42,6 @@ def leaks_in_object(s3, bucket: str, key: str, tmp_path: Path) -> dict:
     path = tmp_path / uuid.uuid4().hex
     path.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
     return leaks_in_file(str(path))
-
-
-def tags(s3, bucket: str, key: str) -> dict[str, str]:
-    return {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]}
 
 
 def outcomes(response: dict) -> list[tuple[str, str]]:

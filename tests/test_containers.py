@@ -16,7 +16,7 @@ import pytest
 from packaging.utils import canonicalize_name
 
 import corpus
-from containers import built_images, engine_or_skip, make
+from containers import built_images, make
 from devtools import samples
 from devtools.emulator import Emulator, in_container, template_function
 from devtools.judge import leaks_in_file
@@ -51,11 +51,6 @@ print(json.dumps({
     "python": sys.version.split()[0],
 }))
 """
-
-
-@pytest.fixture(scope="session")
-def engine() -> str:
-    return engine_or_skip()
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ from PIL import Image
 
 from images import icc, registry
 from images.model import Options
+from imaging import gradient, heic
 
 PERSON = "Jane Doe"
 
@@ -46,18 +47,8 @@ def _saved(fmt: str, **args) -> bytes:
     return out.getvalue()
 
 
-def _heic() -> bytes:
-    import pillow_heif
-
-    heif_file = pillow_heif.from_pillow(Image.linear_gradient("L").convert("RGB").resize((32, 24)))
-    heif_file.info["icc_profile"] = profile_with_text()
-    out = io.BytesIO()
-    heif_file.save(out, quality=50)
-    return out.getvalue()
-
-
 BUILDERS = {"jpeg": lambda: _saved("JPEG"), "png": lambda: _saved("PNG"),
-            "webp": lambda: _saved("WEBP", lossless=True), "avif": lambda: _saved("AVIF", quality=50), "heic": _heic}
+            "webp": lambda: _saved("WEBP", lossless=True), "avif": lambda: _saved("AVIF", quality=50), "heic": lambda: heic(gradient((32, 24)), icc=profile_with_text())}
 
 
 @pytest.mark.parametrize("fmt", BUILDERS)

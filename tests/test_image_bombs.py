@@ -15,6 +15,7 @@ from PIL import Image
 from bounded import strip_in_child
 from images import isobmff
 from images.isobmff import full_box
+from imaging import heic
 
 MB = 1 << 20
 # A child that imports the stripper and Pillow uses a few tens of MB; a decoded bomb uses gigabytes.
@@ -115,22 +116,12 @@ def test_the_re_encoded_animation_keeps_every_frame(tmp_path) -> None:
 
 # ---- HEIF: the item graph ----
 
-def _heic() -> bytes:
-    import pillow_heif
-
-    heif_file = pillow_heif.HeifFile()
-    heif_file.add_from_pillow(Image.linear_gradient("L").convert("RGB").resize((64, 48)))
-    out = io.BytesIO()
-    heif_file.save(out, quality=50)
-    return out.getvalue()
-
-
 def heic_with_a_dense_graph(thumbnails: int, helpers: int) -> bytes:
     """A real HEIC plus `thumbnails` thumbnail items of the primary, a visible `anchor` image item (the
     highest id) and `helpers` items that each serve (`auxl`) every thumbnail and the anchor. The thumbnails go,
     the helpers stay for the anchor; a walk that re-checks whether all of a helper's masters went, at
     every thumbnail it loses, is cubic."""
-    parsed = isobmff.parse(_heic())
+    parsed = isobmff.parse(heic())
     meta, raw = parsed.meta, bytearray(parsed.data)
     primary = meta.primary
     assert primary is not None

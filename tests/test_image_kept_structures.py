@@ -10,18 +10,15 @@ from PIL import Image, ImageCms
 
 from images import registry
 from images.model import Options
+from imaging import gradient
 from shared.errors import MalformedInput, ScrubError, VerificationFailed
 
 SECRET = b"Jane Doe, 12 Rue X"
 
 
-def _picture(size: tuple[int, int] = (32, 24)) -> Image.Image:
-    return Image.linear_gradient("L").convert("RGB").resize(size)
-
-
 def encoded(fmt: str, image: Image.Image | None = None, **args) -> bytes:
     out = io.BytesIO()
-    (image or _picture()).save(out, fmt, **args)
+    (image or gradient((32, 24))).save(out, fmt, **args)
     return out.getvalue()
 
 
@@ -109,7 +106,7 @@ def test_a_rendering_chunk_longer_than_defined_goes(kind, body) -> None:
 
 
 def test_an_animation_control_chunk_of_the_wrong_length_is_refused() -> None:
-    apng = encoded("PNG", _picture(), save_all=True, append_images=[_picture().rotate(180)])
+    apng = encoded("PNG", gradient((32, 24)), save_all=True, append_images=[gradient((32, 24)).rotate(180)])
     at = apng.index(b"fcTL") - 4
     length = struct.unpack_from(">I", apng, at)[0]
     body = apng[at + 8:at + 8 + length] + SECRET
@@ -121,7 +118,7 @@ def test_an_animation_control_chunk_of_the_wrong_length_is_refused() -> None:
 # ---- GIF ----
 
 def _gif_with_app(ident: bytes, *sub_blocks: bytes) -> bytes:
-    frames = [_picture().convert("P"), _picture().rotate(180).convert("P")]
+    frames = [gradient((32, 24)).convert("P"), gradient((32, 24)).rotate(180).convert("P")]
     base = encoded("GIF", frames[0], save_all=True, append_images=frames[1:], loop=0)
     start = base.index(b"\x21\xff\x0bNETSCAPE2.0")
     block = b"\x21\xff\x0b" + ident + b"".join(bytes([len(b)]) + b for b in sub_blocks) + b"\x00"
@@ -196,7 +193,7 @@ def test_bytes_after_the_compressed_image_in_idat_are_cut_off() -> None:
 
 
 def test_idat_that_inflates_far_beyond_its_header_is_refused() -> None:
-    base = encoded("PNG", _picture((8, 8)))
+    base = encoded("PNG", gradient((8, 8)))
     at = base.index(b"IDAT") - 4
     length = struct.unpack_from(">I", base, at)[0]
     bomb = zlib.compress(bytes(50_000_000), 9)  # 49 KB that inflate to 50 MB, for an 8x8 picture

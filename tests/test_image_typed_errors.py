@@ -8,11 +8,8 @@ from PIL import Image, ImageOps
 
 from images import isobmff, registry
 from images.model import Options
+from imaging import gradient, heic
 from shared.errors import MalformedInput, ScrubError
-
-
-def _picture(size: tuple[int, int] = (64, 48)) -> Image.Image:
-    return Image.linear_gradient("L").convert("RGB").resize(size)
 
 
 def _orientation_exif(value: int) -> bytes:
@@ -24,7 +21,7 @@ def _orientation_exif(value: int) -> bytes:
 def mpo(orientation: int = 6) -> bytes:
     """A two-picture MPO (a stereo pair, as Pillow writes it) whose primary picture is rotated."""
     out = io.BytesIO()
-    _picture().save(out, "MPO", save_all=True, append_images=[_picture().rotate(180)],
+    gradient().save(out, "MPO", save_all=True, append_images=[gradient().rotate(180)],
                     exif=_orientation_exif(orientation))
     return out.getvalue()
 
@@ -46,21 +43,13 @@ def _meta_version_1(data: bytes) -> bytes:
     return data[:meta.body] + b"\x01" + data[meta.body + 1:]
 
 
-def _heic() -> bytes:
-    import pillow_heif
-
-    out = io.BytesIO()
-    pillow_heif.from_pillow(_picture()).save(out, quality=50)
-    return out.getvalue()
-
-
 def _avif() -> bytes:
     out = io.BytesIO()
-    _picture().save(out, "AVIF", quality=50)
+    gradient().save(out, "AVIF", quality=50)
     return out.getvalue()
 
 
-@pytest.mark.parametrize("build", [_heic, _avif], ids=["heic", "avif"])
+@pytest.mark.parametrize("build", [heic, _avif], ids=["heic", "avif"])
 def test_a_heif_the_decoder_cannot_read_is_a_typed_refusal(build) -> None:
     # meta version 1: the lossless editor hands it to the re-encode, whose decoder cannot read it either
     # (pillow-heif raises SyntaxError, Pillow's AVIF plugin RuntimeError).
@@ -69,7 +58,7 @@ def test_a_heif_the_decoder_cannot_read_is_a_typed_refusal(build) -> None:
     assert "\n" not in str(refused.value)
 
 
-@pytest.mark.parametrize("build", [_heic, _avif, mpo], ids=["heic", "avif", "mpo"])
+@pytest.mark.parametrize("build", [heic, _avif, mpo], ids=["heic", "avif", "mpo"])
 def test_the_cli_reports_a_reason_never_an_internal_error(build, tmp_path) -> None:
     import subprocess
     import sys
@@ -85,5 +74,5 @@ def test_the_cli_reports_a_reason_never_an_internal_error(build, tmp_path) -> No
 
 def test_refusals_are_typed_errors_with_one_line() -> None:
     with pytest.raises(ScrubError) as refused:
-        registry.strip(_meta_version_1(_heic()), Options(allow_reencode=False))
+        registry.strip(_meta_version_1(heic()), Options(allow_reencode=False))
     assert len(str(refused.value).splitlines()) == 1

@@ -14,23 +14,18 @@ import pytest
 from devtools.s3events import s3_event, s3_record, sqs_event, uploaded
 from devtools.samples import jpeg_photo
 from images import handler as image_handler
-from images.registry import strip
-from pipelinekit import handler, logged
+from pipelinekit import handler, image_pipeline, logged
 from shared.config import Config
 from shared.errors import InvalidConfig, MalformedInput
 from shared.pipeline import InvocationFailed, Pipeline
-from shared.routing import IMAGE, VIDEO
-from shared.staging import InMemory, OnDisk
+from shared.routing import VIDEO
+from shared.staging import OnDisk
 from shared.timebudget import current_deadline
 from video import handler as video_handler
 from video.strip import strip_file
 
 DIRTY = jpeg_photo((96, 64))
 
-
-
-def image_pipeline(s3) -> Pipeline:
-    return Pipeline(IMAGE, Config(), s3, InMemory(strip, Config().max_image_bytes))
 
 
 

@@ -17,7 +17,7 @@ import urllib.request
 
 import pytest
 
-from containers import ARCH, KINDS, built_images, engine_or_skip, make
+from containers import ARCH, KINDS, built_images, make
 from deploy.oci import digest
 from devtools.emulator import free_port
 
@@ -43,11 +43,6 @@ def _tool_or_skip(name: str) -> str:
             pytest.fail(message)
         pytest.skip(message)
     return found
-
-
-@pytest.fixture(scope="module")
-def engine() -> str:
-    return engine_or_skip()
 
 
 def _registry(tmp_path_factory):

@@ -2,17 +2,11 @@
 truncated, saying how much of the declared duration it holds; the whole file strips."""
 from __future__ import annotations
 
-import subprocess
-from pathlib import Path
-
 import pytest
 
 from shared.errors import MalformedInput
 from video.strip import check_complete, strip_file
-
-
-def ffmpeg(*args: str | Path) -> None:
-    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", *map(str, args)], check=True, timeout=120)
+from videokit import ffmpeg
 
 
 @pytest.mark.parametrize("suffix, codecs", [("mkv", ["-c:v", "libx264", "-c:a", "libopus"]),
