@@ -29,6 +29,8 @@ from typing import Any, Self
 
 import yaml
 
+from devtools.processes import end
+
 REPO = Path(__file__).resolve().parents[1]
 INVOCATIONS = "/2015-03-31/functions/function/invocations"
 _START_TIMEOUT_S = 60
@@ -110,13 +112,7 @@ class Emulator:
         if self.container:
             subprocess.run([self.container[0], "rm", "-f", self.container[1]], capture_output=True, timeout=60,
                            check=False)
-        if self._process.poll() is None:
-            self._process.terminate()
-        try:
-            self._process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
+        end(self._process, grace_seconds=30)
         if self._reader:
             self._reader.join(timeout=5)
 

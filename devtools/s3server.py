@@ -25,6 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
 
+import botocore.session
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from devtools.processes import end
+
 DEFAULT_ACCESS_KEY = "mediascrub-dev"
 DEFAULT_SECRET_KEY = "mediascrub-dev-secret"
 # Every listener `weed mini` opens (checked with `ss -ltnp`); grpc ports default to http + 10000,
@@ -103,7 +109,7 @@ class S3Server:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"weed mini exited ({self.process.returncode}); see {self.log_path}")
-            if self._s3_answers() and self._volumes_registered():
+            if self._s3_answers() and self._volumes_registered() and self._lists_buckets():
                 return
             time.sleep(0.1)
         self.stop()
@@ -115,6 +121,19 @@ class S3Server:
         except urllib.error.HTTPError:  # 403 without credentials: the S3 gateway is up
             return True
         except OSError:
+            return False
+        return True
+
+    def _lists_buckets(self) -> bool:
+        """A signed ListBuckets succeeds: the gateway answering (even 403) does not yet mean the filer
+        behind it serves bucket operations, and a first CreateBucket once got a body that was not XML."""
+        client = botocore.session.get_session().create_client(
+            "s3", endpoint_url=self.endpoint, region_name="us-east-1", aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key, config=Config(retries={"max_attempts": 1}, connect_timeout=1,
+                                                                 read_timeout=2))
+        try:
+            client.list_buckets()
+        except (BotoCoreError, ClientError):
             return False
         return True
 
@@ -142,12 +161,7 @@ class S3Server:
         if self.process is None or self.process.poll() is not None:
             return
         self.resume()  # a paused process cannot act on SIGTERM
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        end(self.process, grace_seconds=10)
 
     def __enter__(self) -> Self:
         return self.start()
