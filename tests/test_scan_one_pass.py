@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from devtools import samples
-from images import exif, registry, scan
+from images import exif, matcher, registry, scan
 from images.model import Options
 from scanref import reference_leftovers, reference_tiff_blocks
 
@@ -75,7 +75,7 @@ def test_big_endian_mpf_and_kept_parts_as_before() -> None:
 
 @pytest.mark.parametrize("window", [16, 17, 31])
 def test_signatures_straddling_a_window_boundary_are_found_once(monkeypatch, window: int) -> None:
-    monkeypatch.setattr(scan, "_WINDOW", window)
+    monkeypatch.setattr(matcher, "_WINDOW", window)
     blank = b"\x00" * 3 * window
     for piece in [*PIECES.values(), BIG_ENDIAN_BLOCK, MPF_BIG_ENDIAN]:
         for at in range(len(blank) - len(piece) + 1):
@@ -92,14 +92,14 @@ def test_small_windows_find_what_the_reference_finds(window: int, noise: bytes, 
     data = noise
     for at, piece in plants:
         data = data[:at] + piece + data[at:]
-    original = scan._WINDOW
-    scan._WINDOW = window  # hypothesis runs many examples per test: no function-scoped monkeypatch
+    original = matcher._WINDOW
+    matcher._WINDOW = window  # hypothesis runs many examples per test: no function-scoped monkeypatch
     try:
         for options in (Options(), NO_ICC):
             assert scan.leftovers(data, options) == reference_leftovers(data, options)
         assert scan.tiff_blocks(data) == reference_tiff_blocks(data)
     finally:
-        scan._WINDOW = original
+        matcher._WINDOW = original
 
 
 def _avif() -> bytes:
