@@ -38,8 +38,8 @@ def strip_files(blobs: list[bytes]) -> None:
 
 def floor_files(blobs: list[bytes]) -> None:
     """The floor issue 15 names for a strip: two parses (the input, and a copy standing for the output),
-    one pass over the bytes, one copy."""
-    from images import registry
+    one scan (the byte scan's one pass), one copy."""
+    from images import registry, scan
     from images.model import Options
 
     options = Options()
@@ -48,7 +48,7 @@ def floor_files(blobs: list[bytes]) -> None:
         output = bytes(memoryview(data))
         module.image_data(module.parse(data, options), options)
         module.image_data(module.parse(output, options), options)
-        output.find(b"xmpmeta")
+        scan.leftovers(output, options)
 
 
 def strip_row(case: str, paths: list[Path], method: str = "lossless strip (in process)") -> dict:
