@@ -1,7 +1,9 @@
 """Time and peak memory of one operation, measured in a fresh child process.
 
 Peak memory is the child's peak RSS minus its RSS just before the operation, so interpreter and
-import overhead do not count, and allocations made by C libraries (Pillow, libheif) do.
+import overhead do not count, and allocations made by C libraries (Pillow, libheif) do. With a setup,
+what it returns (say, the input files read into memory, as a Lambda holds its object) is made before
+that baseline and handed to the operation, so only what the operation adds counts.
 """
 from __future__ import annotations
 
@@ -28,7 +30,8 @@ def _peak_rss_kb() -> int:
 
 
 def measure(target: str, *args: str, setup: str | None = None, repeat: int = 1) -> dict:
-    """Run `module:function(*args)` in a child; returns {'seconds': best of `repeat`, 'peak_mb': ...}."""
+    """Run `module:function(*args)` in a child, or `module:function(setup(*args))` with a setup target;
+    returns {'seconds': best of `repeat`, 'peak_mb': ...}."""
     cmd = [sys.executable, "-m", "bench.measure", target, str(repeat), *( [f"--setup={setup}"] if setup else []), *args]
     out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=1800, check=False)
     if out.returncode != 0:
@@ -44,7 +47,7 @@ def _resolve(target: str):
 def _child(argv: list[str]) -> None:
     target, repeat, *args = argv
     if args and args[0].startswith("--setup="):
-        _resolve(args.pop(0).split("=", 1)[1])()
+        args = [_resolve(args.pop(0).split("=", 1)[1])(*args)]
     func = _resolve(target)
     baseline = _rss_kb()
     best = float("inf")

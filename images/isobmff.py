@@ -134,7 +134,12 @@ class _Cursor:
         return chunk
 
     def uint(self, size: int) -> int:
-        return int.from_bytes(self.take(size), "big") if size else 0
+        end = self.pos + size  # take() inlined: this runs for every field of every item
+        if end > self.end:
+            raise MalformedInput(f"{self.what} box is truncated")
+        value = int.from_bytes(self.data[self.pos:end], "big")
+        self.pos = end
+        return value
 
     def fourcc(self) -> str:
         return four_character_code(self.take(4), f"{self.what} box")

@@ -6,39 +6,34 @@ first IFD, however it is introduced (`Exif\\0\\0`, `Exif\\0\\xff`, a PNG `eXIf` 
 HEIF property or item, or nothing at all). The plausibility test (an IFD offset inside the data, an
 entry count and first entry type a TIFF writer would produce) keeps entropy-coded image data from
 raising a false alarm by chance; a false alarm would fail closed. The only EXIF allowed is the minimal
-Orientation-only block.
+Orientation-only block. All of it is one pass over the whole data (images/matcher.py): a signature's
+first occurrence is enough, every TIFF header is reported to be judged.
 """
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
 
 from images import exif
+from images.matcher import Matcher, literal
 from images.model import Options
 
+# Found anywhere, once is enough. An MPF index is `MPF\0` followed by a TIFF header.
 _SIGNATURES = {
     b"xmpmeta": "XMP packet",
     b"ns.adobe.com/x": "XMP namespace",  # xap/1.0/ (XMP) and xmp/extension/ (extended XMP)
     b"Photoshop 3.0\x00": "Photoshop IRB / IPTC",
+    b"ICC_PROFILE\x00": "ICC profile",
+    b"MPF\x00II*\x00": "MPF index",
+    b"MPF\x00MM\x00*": "MPF index",
 }
+_ICC = "ICC profile"  # reported only when profiles are not kept
 _TIFF_HEADERS = {b"II*\x00": "<", b"MM\x00*": ">"}
-_ICC_SIGNATURE = b"ICC_PROFILE\x00"
-_MPF_SIGNATURE = b"MPF\x00"
+_EXIF = "EXIF/TIFF block other than Orientation"
+_ORDER = ("XMP packet", "XMP namespace", "Photoshop IRB / IPTC", _ICC, "MPF index", _EXIF)
+_NEEDLES = (*_SIGNATURES, *_TIFF_HEADERS)
+_MATCHER = Matcher([*(literal(sig, once=True) for sig in _SIGNATURES), *map(literal, _TIFF_HEADERS)])
 _MAX_PLAUSIBLE_ENTRIES = 1024
 _TIFF_TYPES = range(1, 14)
-
-
-def _occurrences(data: bytes, needle: bytes) -> Iterator[int]:
-    """Offsets of each occurrence of `needle`, overlapping ones too."""
-    pos = data.find(needle)
-    while pos != -1:
-        yield pos
-        pos = data.find(needle, pos + 1)
-
-
-def _tiff_headers(data: bytes) -> list[tuple[int, str]]:
-    """Every TIFF header in `data` with its byte order: one pass per header, shared by all TIFF checks."""
-    return [(at, endian) for header, endian in _TIFF_HEADERS.items() for at in _occurrences(data, header)]
 
 
 def _plausible_tiff(data: bytes, at: int, endian: str) -> bool:
@@ -53,27 +48,34 @@ def _plausible_tiff(data: bytes, at: int, endian: str) -> bool:
     return 0 < count <= _MAX_PLAUSIBLE_ENTRIES and kind in _TIFF_TYPES
 
 
-def _tiff_blocks(data: bytes, headers: list[tuple[int, str]]) -> list[int]:
-    return [at for at, endian in headers
-            if _plausible_tiff(data, at, endian) and not exif.is_minimal(data[at:at + 26])]
+def _scan(data: bytes) -> tuple[set[str], list[int]]:
+    """One pass over `data`: the signatures' names, and the offsets of TIFF blocks other than the
+    minimal Orientation one."""
+    names: set[str] = set()
+    blocks: list[int] = []
+
+    def judge(index: int, at: int) -> bool:
+        needle = _NEEDLES[index]
+        if needle in _SIGNATURES:
+            names.add(_SIGNATURES[needle])
+        elif _plausible_tiff(data, at, _TIFF_HEADERS[needle]) and not exif.is_minimal(data[at:at + 26]):
+            blocks.append(at)
+        return False
+
+    _MATCHER.each(data, judge)
+    return names, blocks
 
 
 def tiff_blocks(data: bytes) -> list[int]:
     """Offsets of every plausible TIFF structure in `data` (EXIF is one), the minimal Orientation block aside."""
-    return _tiff_blocks(data, _tiff_headers(data))
+    return sorted(_scan(data)[1])
 
 
 def leftovers(data: bytes, options: Options) -> list[str]:
-    """Names of the metadata signatures found in `data` (empty when clean).
-
-    An MPF index is `MPF\\0` followed by a TIFF header, so it is found by looking back from the TIFF
-    headers rather than by a pass of its own (bytes.find beats a regex alternation several times over)."""
-    found = [name for sig, name in _SIGNATURES.items() if sig in data]
-    if not options.keep_icc and _ICC_SIGNATURE in data:
-        found.append("ICC profile")
-    headers = _tiff_headers(data)
-    if any(at >= 4 and data[at - 4:at] == _MPF_SIGNATURE for at, _ in headers):
-        found.append("MPF index")
-    if _tiff_blocks(data, headers):
-        found.append("EXIF/TIFF block other than Orientation")
-    return found
+    """Names of the metadata signatures found in `data` (empty when clean), in one pass over it."""
+    names, blocks = _scan(data)
+    if blocks:
+        names.add(_EXIF)
+    if options.keep_icc:
+        names.discard(_ICC)
+    return [name for name in _ORDER if name in names]

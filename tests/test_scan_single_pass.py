@@ -1,5 +1,5 @@
 """The independent scan (`scan.leftovers`) reports exactly what the straightforward one did: one
-search per signature, MPF by its own search. The reference is kept here, so any change in findings
+search per signature, MPF by its own search (the reference, tests/scanref.py), so any change in findings
 fails, on the corpus files (input and stripped output) and on noise with signatures planted at random."""
 from __future__ import annotations
 
@@ -12,47 +12,8 @@ from hypothesis import strategies as st
 import corpus
 from images import exif, registry, scan
 from images.model import Options
+from scanref import reference_leftovers, reference_tiff_blocks
 from shared.errors import ScrubError
-
-_SIGNATURES = {b"xmpmeta": "XMP packet", b"ns.adobe.com/x": "XMP namespace",
-               b"Photoshop 3.0\x00": "Photoshop IRB / IPTC"}
-_TIFF_HEADERS = {b"II*\x00": "<", b"MM\x00*": ">"}
-
-
-def _occurrences(data: bytes, needle: bytes) -> list[int]:
-    found, pos = [], data.find(needle)
-    while pos != -1:
-        found.append(pos)
-        pos = data.find(needle, pos + 1)
-    return found
-
-
-def _plausible(data: bytes, at: int, endian: str) -> bool:
-    try:
-        (first,) = struct.unpack_from(endian + "I", data, at + 4)
-        if first < 8:
-            return False
-        count, _, kind = struct.unpack_from(endian + "HHH", data, at + first)
-    except struct.error:
-        return False
-    return 0 < count <= 1024 and 1 <= kind <= 13
-
-
-def reference_tiff_blocks(data: bytes) -> list[int]:
-    return [at for header, endian in _TIFF_HEADERS.items() for at in _occurrences(data, header)
-            if _plausible(data, at, endian) and not exif.is_minimal(data[at:at + 26])]
-
-
-def reference_leftovers(data: bytes, options: Options) -> list[str]:
-    found = [name for sig, name in _SIGNATURES.items() if sig in data]
-    if not options.keep_icc and b"ICC_PROFILE\x00" in data:
-        found.append("ICC profile")
-    if any(data[at + 4:at + 8] in _TIFF_HEADERS for at in _occurrences(data, b"MPF\x00")):
-        found.append("MPF index")
-    if reference_tiff_blocks(data):
-        found.append("EXIF/TIFF block other than Orientation")
-    return found
-
 
 BOTH = (Options(), Options(keep_icc=False))
 
