@@ -13,27 +13,34 @@ from bench.measure import REPO
 
 COLD_STARTS = 5
 ROUNDS = 9
+# The template's settings that change what a cold start builds: the image function hands content
+# that is not an image over to the video function.
+DEPLOYED_ENV = {"images.handler": {"HANDOFF_FUNCTION": "mediascrub-video"}, "video.handler": {}}
 
 
 def _cold_start_seconds(module: str) -> float:
-    """Best of COLD_STARTS fresh interpreters: the import of `module` and its build(), as Lambda's init."""
-    code = (f"import time; t = time.perf_counter(); import {module} as h; h.build(); "
+    """Best of COLD_STARTS fresh interpreters: the import of `module` and its first build, as Lambda's
+    init and first invocation do them with the template's settings."""
+    code = (f"import time; t = time.perf_counter(); import {module} as h; h.lambda_handler.ready(); "
             "print(time.perf_counter() - t)")
-    env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}
+    env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x",
+           **DEPLOYED_ENV[module]}
     return min(float(subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True,
                                     text=True, check=True, timeout=120).stdout) for _ in range(COLD_STARTS))
 
 
 def _cold_start_rows() -> list[dict]:
-    return [{"case": f"{module} cold start", "method": "import + build() (fresh process)", "seconds": seconds,
+    return [{"case": f"{module} cold start", "method": "import + first build (fresh process)", "seconds": seconds,
              "notes": f"{seconds * 1000:.0f} ms; goal <= 150 ms"}
             for module in ("images.handler", "video.handler") for seconds in [_cold_start_seconds(module)]]
 
 
-def _best(action) -> float:
-    best = float("inf")
+def _best(*actions) -> list[float]:
+    """Each action's best of ROUNDS, the actions taking turns within a round (load from elsewhere on
+    the machine then falls on all of them alike)."""
+    best = [float("inf")] * len(actions)
     for _ in range(ROUNDS):
-        best = min(best, action())
+        best = [min(b, action()) for b, action in zip(best, actions, strict=True)]
     return best
 
 
@@ -47,7 +54,7 @@ def _handler_rows(tmp: Path) -> list[dict]:
     photo = jpeg_photo((3200, 2400), orientation=6)
     with S3Server(tmp / "s3") as server:
         os.environ.update(server.client_env())
-        pipeline = handler.build()
+        pipeline = handler.lambda_handler.ready()
         client = pipeline.client
         client.create_bucket(Bucket="bench")
 
@@ -66,9 +73,9 @@ def _handler_rows(tmp: Path) -> list[dict]:
             client.put_object(Bucket="bench", Key="q.jpg", Body=body)
             return time.perf_counter() - start
 
-        ours, floor = _best(through_handler), _best(bare_get_put)
+        ours, floor = _best(through_handler, bare_get_put)
     case = f"{len(photo) / 1e6:.1f} MB JPEG on the local S3 server"
-    return [{"case": case, "method": "image handler: head, tags, get, strip, verify, conditional put",
+    return [{"case": case, "method": "image handler: head, get, strip, verify, conditional put",
              "MB/s": len(photo) / 1e6 / ours, "seconds": ours,
              "notes": f"{(ours - floor) * 1000:.0f} ms over a bare GET + PUT; goal <= 10 ms"},
             {"case": case, "method": "bare GET + PUT (boto)", "MB/s": len(photo) / 1e6 / floor, "seconds": floor,

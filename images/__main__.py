@@ -4,13 +4,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from images import registry  # here, not per file: the batch's forked workers inherit it
+from images.model import Options
 from shared.cli import Outcome, run
 
 
 def _strip_file(src: Path, dst: Path) -> Outcome:
-    from images import registry
-    from images.model import Options
-
     data = src.read_bytes()
     result = registry.strip(data, Options.from_env())
     dst.write_bytes(result.data)
@@ -22,9 +21,6 @@ def _strip_file(src: Path, dst: Path) -> Outcome:
 
 
 def _inspect_file(path: Path) -> dict:
-    from images import registry
-    from images.model import Options
-
     return registry.inspect(path.read_bytes(), Options.from_env())
 
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import importlib
-import logging
 import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, cast
@@ -10,8 +9,6 @@ from typing import TYPE_CHECKING, Any, cast
 from images import reencode, scan
 from images.model import Finding, FormatModule, Options, StripResult, group
 from shared.errors import InputTooLarge, LosslessUnsupported, MalformedInput, UnsupportedFormat, VerificationFailed
-
-log = logging.getLogger("mediascrub.images")
 
 FORMAT_MODULES = ("jpeg", "png", "webp", "gif", "heif")
 # Recognised but not handled: named in the error so the user knows what the file really is.
@@ -113,7 +110,10 @@ def strip(data: bytes, options: Options | None = None) -> StripResult:
 
 def _reencode_into(result: StripResult, module: FormatModule[Any], data: bytes, options: Options, why: str) -> None:
     """The fallback, never silent: logged as a warning, and the reason kept in the result's notes."""
-    log.warning("re-encoding %s image: %s", module.NAME, why, extra={"reencode_reason": why})
+    import logging  # only the fallback logs: a lossless strip, and the CLI's start-up, do without it
+
+    logging.getLogger("mediascrub.images").warning("re-encoding %s image: %s", module.NAME, why,
+                                                   extra={"reencode_reason": why})
     result.data, result.lossless = module.reencode(data, options), False
     result.notes.append(f"re-encoded: {why}")
 

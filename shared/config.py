@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -88,6 +87,8 @@ class Config:
 
     @property
     def staging_dir(self) -> str:
+        import tempfile  # only the video function stages files; the image CLI imports this module too
+
         return self.tmp_dir or tempfile.gettempdir()
 
     @classmethod

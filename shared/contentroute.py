@@ -9,6 +9,7 @@ behind the read gate it stays unreadable.
 """
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -60,14 +61,19 @@ def content_router(recognises: Callable[[bytes], bool], handoff_function: str) -
 
 def lambda_hand_over(function_name: str) -> Callable[[s3io.SourceObject], str]:
     """Hand objects over to `function_name` by an asynchronous invocation (Lambda's retries and
-    on-failure destination then apply there as to any S3 event)."""
-    import botocore.session
+    on-failure destination then apply there as to any S3 event). The Lambda client is made at the
+    first hand-over, not at the cold start: most containers never hand anything over, and making it
+    (a second botocore session and API model) added about 45 ms to every cold start."""
 
-    client: Any = botocore.session.get_session().create_client("lambda")  # botocore types it as BaseClient
+    @functools.cache
+    def client() -> Any:  # botocore types it as BaseClient
+        import botocore.session
+
+        return botocore.session.get_session().create_client("lambda")
 
     def hand_over(source: s3io.SourceObject) -> str:
-        client.invoke(FunctionName=function_name, InvocationType="Event",
-                      Payload=json.dumps(handover_event(source)).encode())
+        client().invoke(FunctionName=function_name, InvocationType="Event",
+                        Payload=json.dumps(handover_event(source)).encode())
         return function_name
 
     return hand_over

@@ -17,7 +17,6 @@ and every key without a suffix to the CATCH_ALL function too (`function_for`).
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 
@@ -139,6 +138,8 @@ def _filters_overlap(a: dict[str, str], b: dict[str, str]) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import argparse  # only this command line needs it, not the functions that import the table
+
     parser = argparse.ArgumentParser(prog="python -m shared.routing", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     cmd = sub.add_parser("notification-config", help="print the S3 NotificationConfiguration and EventBridge patterns")

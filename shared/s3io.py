@@ -112,15 +112,20 @@ def is_transient(exc: BaseException) -> bool:
 
 
 def head(client: S3Client, location: Location, version_id: str | None, etag: str | None) -> SourceObject:
-    """HeadObject + GetObjectTagging of the event's object (its version, else its ETag if given)."""
+    """HeadObject of the event's object (its version, else its ETag if given), and its tags.
+
+    HeadObject answers how many tags the object has (x-amz-tagging-count, sent only when there is at
+    least one, to a caller allowed to read them: the functions' roles are), so GetObjectTagging is
+    asked only for an object that has tags."""
     meta: Mapping[str, Any] = client.head_object(Bucket=location.bucket, Key=location.key, **_pin(version_id, etag))
     source = SourceObject(
         location=location, etag=meta["ETag"], version_id=_real_version(meta.get("VersionId")),
         size=int(meta["ContentLength"]), metadata=dict(meta.get("Metadata") or {}),
         headers={name: meta[name] for name in PRESERVED_HEADERS if meta.get(name) is not None},
     )
-    tagging = client.get_object_tagging(Bucket=location.bucket, Key=location.key, **_version(source))
-    source.tags = {t["Key"]: t["Value"] for t in tagging.get("TagSet", [])}
+    if meta.get("TagCount"):
+        tagging = client.get_object_tagging(Bucket=location.bucket, Key=location.key, **_version(source))
+        source.tags = {t["Key"]: t["Value"] for t in tagging.get("TagSet", [])}
     return source
 
 

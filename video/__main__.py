@@ -5,18 +5,15 @@ import sys
 from pathlib import Path
 
 from shared.cli import Outcome, run
+from video.strip import VideoOptions, inspect_file, strip_file  # here, not per file: forked workers inherit it
 
 
 def _strip_file(src: Path, dst: Path) -> Outcome:
-    from video.strip import VideoOptions, strip_file
-
     result = strip_file(src, dst, VideoOptions.from_env())
     return Outcome(f"{result.summary()}, {src.stat().st_size} -> {dst.stat().st_size} bytes", lossless=result.lossless)
 
 
 def _inspect_file(path: Path) -> dict:
-    from video.strip import VideoOptions, inspect_file
-
     return inspect_file(path, VideoOptions.from_env())
 
 
