@@ -50,6 +50,7 @@ class Pipeline:
     def __init__(self, kind: str, config: Config, client: S3Client, stager: Stager,
                  router: ContentRouter | None = None) -> None:
         self.kind, self.config, self.client, self.stager, self.router = kind, config, client, stager, router
+        self._tags_readable_in: set[str] = set()  # buckets; see _head
 
     def handle(self, event: dict, context: Any = None) -> dict:
         """Process every record of `event`; returns the SQS partial batch response or a summary.
@@ -171,12 +172,19 @@ class Pipeline:
 
     def _head(self, record: events.ObjectRecord) -> s3io.SourceObject:
         try:
-            return s3io.head(self.client, guard.Location(record.bucket, record.key), record.version_id, record.etag)
+            source = self._head_at(record.key, record)
         except Exception as exc:
             if not (record.alternate_key and s3io.is_gone(exc)):
                 raise
-        return s3io.head(self.client, guard.Location(record.bucket, record.alternate_key),
-                         record.version_id, record.etag)
+            source = self._head_at(record.alternate_key, record)
+        # Tags were read once in this bucket: this role may read them there, so a missing tag count now
+        # means no tags (a role without that right would otherwise lose tags silently, not fail the record).
+        self._tags_readable_in.add(record.bucket)
+        return source
+
+    def _head_at(self, key: str, record: events.ObjectRecord) -> s3io.SourceObject:
+        return s3io.head(self.client, guard.Location(record.bucket, key), record.version_id, record.etag,
+                         trust_tag_count=record.bucket in self._tags_readable_in)
 
     def _already_clean(self, source: s3io.SourceObject, staged: Staged) -> RecordLine:
         if self.config.guard == "tag":

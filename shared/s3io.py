@@ -111,19 +111,21 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
-def head(client: S3Client, location: Location, version_id: str | None, etag: str | None) -> SourceObject:
+def head(client: S3Client, location: Location, version_id: str | None, etag: str | None,
+         trust_tag_count: bool = False) -> SourceObject:
     """HeadObject of the event's object (its version, else its ETag if given), and its tags.
 
-    HeadObject answers how many tags the object has (x-amz-tagging-count, sent only when there is at
-    least one, to a caller allowed to read them: the functions' roles are), so GetObjectTagging is
-    asked only for an object that has tags."""
+    HeadObject answers how many tags the object has (x-amz-tagging-count), but only when there is at
+    least one and only to a caller allowed to read them. So the absence of a count proves nothing
+    until GetObjectTagging has once succeeded for this caller: with `trust_tag_count`, tags are
+    asked for only when a count is reported."""
     meta: Mapping[str, Any] = client.head_object(Bucket=location.bucket, Key=location.key, **_pin(version_id, etag))
     source = SourceObject(
         location=location, etag=meta["ETag"], version_id=_real_version(meta.get("VersionId")),
         size=int(meta["ContentLength"]), metadata=dict(meta.get("Metadata") or {}),
         headers={name: meta[name] for name in PRESERVED_HEADERS if meta.get(name) is not None},
     )
-    if meta.get("TagCount"):
+    if meta.get("TagCount") or not trust_tag_count:
         tagging = client.get_object_tagging(Bucket=location.bucket, Key=location.key, **_version(source))
         source.tags = {t["Key"]: t["Value"] for t in tagging.get("TagSet", [])}
     return source
