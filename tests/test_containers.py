@@ -49,6 +49,7 @@ print(json.dumps({
     "tools": {tool: shutil.which(tool) for tool in ("ffmpeg", "ffprobe", "gcc", "cc", "make", "pip", "pip3")},
     "docs": len(docs),
     "python": sys.version.split()[0],
+    "api_models": sorted(entry.name for entry in os.scandir("/opt/python/botocore/data") if entry.is_dir()),
 }))
 """
 
@@ -109,6 +110,8 @@ def test_each_image_holds_exactly_its_package_shared_and_its_pins(engine, images
     has_ffmpeg = bool(tools["ffmpeg"] and tools["ffprobe"])
     assert has_ffmpeg == (kind == "video")
     assert ("pillow" in {pin.split("==")[0] for pin in installed}) == (kind == "image")
+    # The S3 client's model, and Lambda's for the image function's hand-over of videos; no others.
+    assert found["api_models"] == {"image": ["lambda", "s3"], "video": ["s3"]}[kind]
 
 
 def test_video_image_runs_debians_ffmpeg_5_1(engine, images):
