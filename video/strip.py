@@ -137,14 +137,16 @@ def _frame_reads(path: Path, plan: Plan) -> list[tuple[Stream, Tool]]:
     return reads + [(stream, tool) for stream in plan.kept if (tool := sei_tool(path, stream))]
 
 
-def _survey(examined: _Examined, reads: list[tuple[Stream, subprocess.CompletedProcess]]) -> _Survey:
+def _survey(examined: _Examined, reads: list[tuple[Stream, Tool]], read: list[subprocess.CompletedProcess]) -> _Survey:
+    """What the container and the `reads` (their runs: `read`) found."""
     found = classify.findings(examined.probe, examined.items)
+    streams = [stream for stream, _ in reads]
     in_frames = [f"{stream.describe()}: EXIF/XMP/IPTC or comment segments in its frames"
-                 for stream, done in reads if stream.codec == "mjpeg" and _frames_differ(done.stdout)]
+                 for stream, done in zip(streams, read) if stream.codec == "mjpeg" and _frames_differ(done.stdout)]
     if in_frames:
         found["user_data"] = found.get("user_data", []) + in_frames
-    return _Survey(examined.probe, examined.plan, found,
-                   [line for stream, done in reads if stream.codec != "mjpeg" for line in _sei_lines(stream, done)])
+    return _Survey(examined.probe, examined.plan, found, [line for stream, done in zip(streams, read)
+                                                          if stream.codec != "mjpeg" for line in _sei_lines(stream, done)])
 
 
 def _mjpeg_tool(path: Path, stream: Stream) -> Tool:
@@ -347,7 +349,7 @@ def strip_file(src: Path, dst: Path, options: VideoOptions | None = None,
         examined = _examine(src, options, limits)
         reads = _frame_reads(src, examined.plan)
         expected, read = _run_strip(src, dst, examined.plan, options, limits, [tool for _, tool in reads])
-        survey = _survey(examined, [(stream, done) for (stream, _), done in zip(reads, read)])
+        survey = _survey(examined, reads, read)
         _check_input(expected, survey)
         _empty_comment_headers(dst, survey.plan)
         # The SEI filter writes Annex B, which the muxer turns back into length-prefixed NAL units: the
@@ -366,7 +368,7 @@ def inspect_file(path: Path, options: VideoOptions | None = None) -> dict:
     limits = options.limits()
     examined = _examine(path, options, limits)
     reads = _frame_reads(path, examined.plan)
-    survey = _survey(examined, list(zip((stream for stream, _ in reads), run_tools([tool for _, tool in reads], limits))))
+    survey = _survey(examined, reads, run_tools([tool for _, tool in reads], limits))
     container = survey.plan.container
     return {
         "format": container.format,
