@@ -1,7 +1,8 @@
 """A strip's children run side by side and its packet reports are compared as text, with every guarantee
-kept: children run at the same time under the same limits, the first failure stops the others, and a
-packet that differs is named (stream, packet, what changed) whatever the time base. Children are real
-processes (sh, dd, python, ffmpeg); cases generated with ffmpeg from lavfi sources."""
+kept: children run at the same time under the same limits, the first failure stops the others, a large
+input hashed by a second ffmpeg beside the copy gives the very bytes and findings of one ffmpeg doing
+both, and a packet that differs is named (stream, packet, what changed) whatever the time base.
+Children are real processes (sh, dd, python, ffmpeg); cases generated with ffmpeg from lavfi sources."""
 from __future__ import annotations
 
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from shared.errors import InputTooLarge, ScrubError, VerificationFailed
+from video import strip as strip_module
 from video.plan import plan_strip
 from video.probe import Limits, MiB, Tool, probe_file, run_tools
 from video.strip import VideoOptions, inspect_file, strip_file
@@ -112,3 +114,32 @@ def test_strip_reports_what_inspect_reports(clip, tmp_path):
     report = inspect_file(clip, options)
     assert result.removed == report["removes"] and "encoder_sei" in result.removed
     assert any("x264" in line for line in report["encoder_sei"])
+
+
+SIDE_BY_SIDE_CASES = {
+    "delayed-aac.mp4": ["-f", "lavfi", "-i", "testsrc2=size=64x48:rate=25:duration=1", "-itsoffset", "0.2",
+                        "-f", "lavfi", "-i", "sine=duration=1", "-c:v", "libx264", "-bf", "2", "-c:a", "aac",
+                        "-metadata", "title=secret"],
+    "opus.webm": ["-f", "lavfi", "-i", "testsrc2=size=64x48:rate=25:duration=1", "-f", "lavfi", "-i",
+                  "sine=duration=1", "-c:v", "libvpx", "-c:a", "libopus", "-metadata", "title=secret"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(SIDE_BY_SIDE_CASES))
+@pytest.mark.parametrize("options", [VideoOptions(), VideoOptions(strip_encoder_sei=True)], ids=["plain", "sei"])
+def test_a_second_ffmpeg_hashing_beside_the_copy_gives_the_same_strip(name, options, tmp_path, monkeypatch):
+    src = tmp_path / name
+    ffmpeg(*SIDE_BY_SIDE_CASES[name], src)
+    alone, beside = tmp_path / ("alone-" + name), tmp_path / ("beside-" + name)
+    first = strip_file(src, alone, options)
+    runs: list[int] = []
+
+    def counted(tools, limits):
+        runs.append(len(tools))
+        return run_tools(tools, limits)
+    monkeypatch.setattr(strip_module, "SIDE_BY_SIDE_BYTES", 0)
+    monkeypatch.setattr(strip_module, "run_tools", counted)
+    second = strip_file(src, beside, options)
+    assert runs[0] == (3 if name.endswith(".mp4") else 2)  # the copy, the input's hash (, the H.264 SEI read)
+    assert beside.read_bytes() == alone.read_bytes()
+    assert (second.removed, second.notes, second.kept) == (first.removed, first.notes, first.kept)
