@@ -23,7 +23,7 @@ from video.container import matroska_doctype, metadata_items
 from video.plan import plan_strip
 from video.probe import probe_file
 from video.strip import VideoOptions, inspect_file, strip_file
-from video.verify import packet_digests, stream_hashes, verify_output
+from video.verify import PacketReport, packet_report, verify_output
 from videokit import av_hashes, brand_or_doctype, ffmpeg, ffprobe, rotations
 
 REPO = Path(__file__).resolve().parents[1]
@@ -246,11 +246,15 @@ def test_verification_fails_closed(samples, tmp_path):
     probe = probe_file(src, LIMITS)
     plan = plan_strip(probe, src.read_bytes()[:4096], keep_subtitles=False)
     with pytest.raises(VerificationFailed, match="streams|still carries"):
-        verify_output(src, plan, stream_hashes(src, LIMITS)[:2], LIMITS)
+        verify_output(src, plan, packet_report(src, LIMITS), LIMITS)
     dst, _ = strip(src, tmp_path)
-    verify_output(dst, plan, stream_hashes(dst, LIMITS), LIMITS)  # the real output passes
-    with pytest.raises(VerificationFailed, match="packet data differs"):
-        verify_output(dst, plan, ["0" * 128, "0" * 128], LIMITS)
+    report = packet_report(dst, LIMITS)
+    verify_output(dst, plan, report, LIMITS)  # the real output passes
+    *first, data = report.packets[0][0]
+    other = data[:-1] + (b"1" if data.endswith(b"0") else b"0")  # another hash of the same size
+    wrong = PacketReport(report.time_bases, ([(*first, other), *report.packets[0][1:]], *report.packets[1:]))
+    with pytest.raises(VerificationFailed, match="packet data differs between input and output: stream 0 packet 0"):
+        verify_output(dst, plan, wrong, LIMITS)
 
 
 def test_output_never_overwrites_input(samples, tmp_path):
@@ -367,8 +371,10 @@ def test_only_structure_counts_as_structural():
     assert not classify.is_structural("vendor_id", "appl", stream=True)
 
 
-def test_packet_digests():
-    report = b"#tb 0: 1/1000\n#tb 1: 1/2000\n0, 1, 2, 1, 10, ab\n1, 2, 4, 1, 10, ab\n"
-    first, second = packet_digests(report)
-    assert first == second  # the same times in different time bases
-    assert packet_digests(report.replace(b"1, 2, 4", b"1, 2, 6"))[1] != second
+def test_packet_reports():
+    report = PacketReport.parse(b"#tb 0: 1/1000\n#tb 1: 1/2000\n0, 1, 2, 1, 10, ab\n1, 2, 4, 1, 10, ab\n")
+    video, audio = (PacketReport(report.time_bases[i:i + 1], report.packets[i:i + 1]) for i in (0, 1))
+    assert video.difference(audio) is None  # the same times in different time bases
+    moved = PacketReport.parse(b"#tb 0: 1/2000\n0, 2, 6, 1, 10, ab\n")
+    assert video.difference(moved) == "stream 0 packet 0: timestamps (dts, pts) 1, 2 became 2, 6"
+    assert report.difference(video) == "2 streams became 1"

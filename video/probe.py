@@ -13,6 +13,7 @@ import resource
 import signal
 import subprocess
 import time
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -111,24 +112,85 @@ def _limit_child(memory_bytes: int, output_bytes: int | None) -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (output_bytes, output_bytes))
 
 
-def run_tool(args: list[str], limits: Limits, what: str, output_bytes: int | None = None) -> subprocess.CompletedProcess:
-    """Run ffmpeg/ffprobe with no stdin, captured output, a time limit, a memory limit and, when given,
-    a cap on the size of the file it writes. Running out of any of them is InputTooLarge."""
-    seconds = limits.seconds(what)
-    try:
-        done = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, timeout=seconds, check=False,
-                              preexec_fn=functools.partial(_limit_child, limits.memory_bytes, output_bytes))
-    except subprocess.TimeoutExpired:
-        raise InputTooLarge(f"{what} did not finish within {seconds:g} s (FFMPEG_TIMEOUT or the deadline)") from None
+@dataclass(frozen=True)
+class Tool:
+    """One ffmpeg/ffprobe run: its arguments, its name in errors, and the largest file it may write."""
+
+    args: list[str]
+    what: str
+    output_bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class _Child:
+    tool: Tool
+    process: subprocess.Popen
+    seconds: float  # its timeout
+    deadline: float  # time.monotonic() by which it must be done
+    memory_bytes: int
+
+
+def _start(tool: Tool, limits: Limits) -> _Child:
+    seconds = limits.seconds(tool.what)
+    limit = functools.partial(_limit_child, limits.memory_bytes, tool.output_bytes)
+    try:  # run_tools starts its threads only after every child has started (see there)
+        process = subprocess.Popen(tool.args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   preexec_fn=limit)  # noqa: PLW1509
     except FileNotFoundError:
-        raise ScrubError(f"{args[0]} is not installed (apt-get install ffmpeg)") from None
+        raise ScrubError(f"{tool.args[0]} is not installed (apt-get install ffmpeg)") from None
     except (OSError, ValueError, subprocess.SubprocessError) as exc:  # e.g. a NUL byte in an argument
-        raise ScrubError(f"{what} could not be started: {exc}") from None
+        raise ScrubError(f"{tool.what} could not be started: {exc}") from None
+    return _Child(tool, process, seconds, time.monotonic() + seconds, limits.memory_bytes)
+
+
+def _finish(child: _Child) -> subprocess.CompletedProcess:
+    """Its output once it exits; InputTooLarge (and killed) when it runs out of time, memory or file size."""
+    try:
+        stdout, stderr = child.process.communicate(timeout=max(0.0, child.deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        child.process.kill()
+        child.process.communicate()
+        raise InputTooLarge(f"{child.tool.what} did not finish within {child.seconds:g} s "
+                            "(FFMPEG_TIMEOUT or the deadline)") from None
+    done = subprocess.CompletedProcess(child.tool.args, child.process.returncode, stdout, stderr)
     if done.returncode == -signal.SIGXFSZ or b"File too large" in done.stderr:
-        raise InputTooLarge(f"{what}'s output would exceed {output_bytes} bytes (the input's size plus slack)")
+        raise InputTooLarge(f"{child.tool.what}'s output would exceed {child.tool.output_bytes} bytes "
+                            "(the input's size plus slack)")
     if done.returncode != 0 and any(sign in done.stderr for sign in _OUT_OF_MEMORY):
-        raise InputTooLarge(f"{what} needed more than {limits.memory_bytes // MiB} MiB of memory (FFMPEG_MEMORY_MB)")
+        raise InputTooLarge(f"{child.tool.what} needed more than {child.memory_bytes // MiB} MiB of memory (FFMPEG_MEMORY_MB)")
     return done
+
+
+def run_tools(tools: list[Tool], limits: Limits) -> list[subprocess.CompletedProcess]:
+    """Run ffmpeg/ffprobe children at the same time (a strip's independent reads share the cores), each
+    with no stdin, captured output, a time limit, a memory limit and, when given, a cap on the size of
+    the file it writes. Running out of any of them is InputTooLarge; the first failure stops the others."""
+    children: list[_Child] = []
+    try:
+        for tool in tools:  # every child starts before any thread does: preexec_fn is not thread-safe
+            children.append(_start(tool, limits))
+        with ThreadPoolExecutor(max(1, len(children))) as pool:
+            running = [pool.submit(_finish, child) for child in children]
+            try:
+                wait(running, return_when=FIRST_EXCEPTION)
+            finally:  # before the pool waits for its threads, which wait for their children
+                _stop(children)
+        return [future.result() for future in running]
+    finally:  # a child that could not start: stop those that did
+        _stop(children)
+
+
+def _stop(children: list[_Child]) -> None:
+    """Kill and reap what still runs (after a failure: nothing of a failed strip keeps running)."""
+    for child in children:
+        if child.process.poll() is None:
+            child.process.kill()
+            child.process.wait()
+
+
+def run_tool(args: list[str], limits: Limits, what: str, output_bytes: int | None = None) -> subprocess.CompletedProcess:
+    """Run one ffmpeg/ffprobe child as run_tools does."""
+    return run_tools([Tool(args, what, output_bytes)], limits)[0]
 
 
 _OUT_OF_MEMORY = (b"Cannot allocate memory", b"failed to map segment", b"std::bad_alloc", b"out of memory")
@@ -262,16 +324,24 @@ def parse_probe(document: dict) -> Probe:
     )
 
 
-def probe_file(path: Path, limits: Limits) -> Probe:
-    """ffprobe `path`; unreadable, truncated or non-video input raises a typed error."""
-    size = path.stat().st_size
-    if size == 0:
-        raise MalformedInput("empty file (0 bytes)")
-    done = run_tool(["ffprobe", "-v", "error", "-hide_banner", *INPUT_GUARD_ARGS, "-show_format", "-show_streams",
-                     "-show_data", "-show_chapters", "-of", "json", "file:" + str(path)], limits, "ffprobe")
+def probe_tool(path: Path) -> Tool:
+    """The ffprobe run whose report `read_probe` reads."""
+    return Tool(["ffprobe", "-v", "error", "-hide_banner", *INPUT_GUARD_ARGS, "-show_format", "-show_streams",
+                 "-show_data", "-show_chapters", "-of", "json", "file:" + str(path)], "ffprobe")
+
+
+def read_probe(path: Path, done: subprocess.CompletedProcess) -> Probe:
+    """The Probe from a finished probe_tool run; unreadable, truncated or non-video input raises a typed error."""
     if done.returncode != 0:
         raise _reading_error(done.stderr, path)
     try:
         return parse_probe(json.loads(done.stdout))
     except (ValueError, KeyError, TypeError) as exc:
         raise MalformedInput(f"ffprobe gave an unreadable report: {exc}") from None
+
+
+def probe_file(path: Path, limits: Limits) -> Probe:
+    """ffprobe `path`; empty, unreadable, truncated or non-video input raises a typed error."""
+    if path.stat().st_size == 0:
+        raise MalformedInput("empty file (0 bytes)")
+    return read_probe(path, run_tools([probe_tool(path)], limits)[0])

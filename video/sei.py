@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from video.probe import INPUT_GUARD_ARGS, Limits, Stream, run_tool
+from video.probe import INPUT_GUARD_ARGS, Stream, Tool
 
 SEI_NAL_TYPES = {"h264": "6", "hevc": "39|40"}  # H.264 SEI; HEVC prefix and suffix SEI
 PACKETS_READ = 10  # x264 writes its SEI into the first frame; phones repeat theirs in every frame
@@ -64,12 +64,10 @@ def sei_texts(packets: bytes, stream: Stream) -> tuple[list[str], list[str]]:
     return _texts(units), _texts([stream.extradata]) if stream.codec == "hevc" else []
 
 
-def read_sei_texts(path: Path, stream: Stream, limits: Limits) -> tuple[list[str], list[str]]:
-    """The SEI text of the first packets of `stream` and of its record (see sei_texts); nothing for
-    other codecs or when the packets cannot be read."""
+def sei_tool(path: Path, stream: Stream) -> Tool | None:
+    """The ffmpeg run that reads the first packets of `stream` for sei_texts; None for codecs without SEI
+    (a failed run reads as no packets)."""
     if stream.codec not in SEI_NAL_TYPES:
-        return [], []
-    done = run_tool(["ffmpeg", "-nostdin", "-hide_banner", "-v", "error", *INPUT_GUARD_ARGS, "-i", "file:" + str(path),
-                     "-map", f"0:{stream.index}", "-c", "copy", "-frames", str(PACKETS_READ), "-f", "data", "-"],
-                    limits, "ffmpeg")
-    return sei_texts(done.stdout if done.returncode == 0 else b"", stream)
+        return None
+    return Tool(["ffmpeg", "-nostdin", "-hide_banner", "-v", "error", *INPUT_GUARD_ARGS, "-i", "file:" + str(path),
+                 "-map", f"0:{stream.index}", "-c", "copy", "-frames", str(PACKETS_READ), "-f", "data", "-"], "ffmpeg")

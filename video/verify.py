@@ -7,8 +7,11 @@ and nothing else: no tag beyond structure, no chapter, no metadata box, no data 
 """
 from __future__ import annotations
 
-import hashlib
-import math
+import re
+import subprocess
+from dataclasses import dataclass
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 
 from shared.errors import ScrubError, VerificationFailed
@@ -16,72 +19,101 @@ from video import classify
 from video.codecdata import cleaned_xiph
 from video.container import HEADER_BYTES, choose_container, metadata_items
 from video.plan import Plan
-from video.probe import INPUT_GUARD_ARGS, Limits, Probe, Stream, probe_file, run_tool, tool_message
+from video.probe import INPUT_GUARD_ARGS, Limits, Probe, Stream, Tool, probe_tool, read_probe, run_tools, tool_message
 
 HASH = "murmur3"  # framehash's per-packet digest: a fast 128-bit hash (SHA-256 cost most of a strip's CPU)
-EMPTY_STREAM_HASH = hashlib.sha256(b"").hexdigest()  # what a stream with no packets digests to
 _AUDIO_FRAME_SECONDS = 0.13  # the longest common audio frame: 1024 AAC samples at 8 kHz
-HASH_ARGS = ["-copyts", "-f", "framehash", "-hash", HASH]  # -copyts: timestamps as the demuxer reads them
+# -copyts: timestamps as the demuxer reads them; -flush_packets 0: the report in 32 KiB writes, not a
+# write (and a wake-up of this process) per packet
+HASH_ARGS = ["-copyts", "-f", "framehash", "-hash", HASH, "-flush_packets", "0"]
+# One packet: stream, "dts, pts", duration, "size, hash" (side data may follow). Equal values are
+# written as equal text (fixed-width fields), so packets in the same time base compare as text.
+_ROW = re.compile(rb"^(\d+),( *-?\d+, *-?\d+), *(-?\d+),( *\d+, *[0-9a-f]+)(?:,.*)?$", re.MULTILINE)
+_TIME_BASE = re.compile(rb"^#tb (\d+): (\d+)/(\d+)$", re.MULTILINE)
 
 
-def _parse_report(report: bytes) -> tuple[dict[int, tuple[int, int]], list[list[str]]]:
-    """A framehash report's time base per stream (numerator, denominator) and its packet rows, split."""
-    time_bases: dict[int, tuple[int, int]] = {}
-    rows = []
-    for line in report.decode("ascii").splitlines():
-        if line.startswith("#tb "):
-            index, _, tb = line[4:].partition(":")
-            num, _, den = tb.partition("/")
-            time_bases[int(index)] = (int(num), int(den or 1))
-        elif line and not line.startswith("#"):
-            rows.append(line.split(","))
-    if any(den <= 0 for _, den in time_bases.values()):
-        raise ValueError("time base with no denominator")
-    return time_bases, rows
+_Packet = tuple[bytes, bytes, bytes, bytes]  # stream, "dts, pts", duration, "size, hash": as written
 
 
-def _exact(ticks: int, base: tuple[int, int]) -> str:
-    """ticks x time base as a reduced fraction: the same instant reads the same whatever the time base
-    (integer gcd: Fraction cost more than ffmpeg's whole hashing pass)."""
-    num, den = ticks * base[0], base[1]
-    common = math.gcd(num, den)
-    return f"{num // common}/{den // common}"
+@dataclass(frozen=True)
+class PacketReport:
+    """ffmpeg's framehash report per stream: its time base and its packets in order."""
+
+    time_bases: tuple[tuple[int, int], ...]  # (numerator, denominator), by stream index
+    packets: tuple[list[_Packet], ...]
+
+    @classmethod
+    def parse(cls, report: bytes) -> PacketReport:
+        """Every line after the header must be a packet row; anything else is VerificationFailed."""
+        header, body = _split_header(report)
+        bases = {int(index): (int(num), int(den)) for index, num, den in _TIME_BASE.findall(header)}
+        if sorted(bases) != list(range(len(bases))) or any(den == 0 for _, den in bases.values()):
+            raise VerificationFailed("ffmpeg's packet report is unreadable (time bases)")
+        rows = _ROW.findall(body)
+        if len(rows) != body.count(b"\n") + (not body.endswith(b"\n") and bool(body)):
+            raise VerificationFailed("ffmpeg's packet report is unreadable (a line is not a packet)")
+        rows.sort(key=itemgetter(0))  # stable: each stream's packets together, in their order
+        by_stream = {int(index): list(packets) for index, packets in groupby(rows, itemgetter(0))}
+        if not by_stream.keys() <= bases.keys():
+            raise VerificationFailed("ffmpeg's packet report is unreadable (a packet of no stream)")
+        return cls(tuple(bases[i] for i in range(len(bases))), tuple(by_stream.get(i, []) for i in range(len(bases))))
+
+    def held_seconds(self) -> float:
+        """How far the packets reach: the latest pts + duration, in seconds."""
+        ends = (max(int(times.rpartition(b",")[2]) + int(duration) for _, times, duration, _ in packets) * num / den
+                for (num, den), packets in zip(self.time_bases, self.packets) if packets)
+        return max(ends, default=0.0)
+
+    def difference(self, output: PacketReport) -> str | None:
+        """The first packet of `output` that is not this report's (bytes, or dts/pts as instants,
+        whatever each side's time base), or None; durations and side data are left out."""
+        if len(output.packets) != len(self.packets):
+            return f"{len(self.packets)} streams became {len(output.packets)}"
+        for index, (before, after) in enumerate(zip(self.packets, output.packets)):
+            if len(before) != len(after):
+                return f"stream {index}: {len(before)} packets became {len(after)}"
+            if before == after and self.time_bases[index] == output.time_bases[index]:
+                continue  # the usual case, at the speed of a list comparison
+            scale = (self.time_bases[index][0] * output.time_bases[index][1],
+                     output.time_bases[index][0] * self.time_bases[index][1])
+            for number, ((_, times, _, data), (_, times_out, _, data_out)) in enumerate(zip(before, after)):
+                if data.split() != data_out.split():
+                    return f"stream {index} packet {number}: size and hash {_text(data)} became {_text(data_out)}"
+                if [int(t) * scale[0] for t in times.split(b",")] != [int(t) * scale[1] for t in times_out.split(b",")]:
+                    return f"stream {index} packet {number}: timestamps (dts, pts) {_text(times)} became {_text(times_out)}"
+        return None
 
 
-def packet_digests(report: bytes) -> list[str]:
-    """One digest per stream over every packet's dts, pts (as exact times, whatever the time base), size
-    and data hash, from ffmpeg's framehash report; durations and side data are left out."""
-    records: dict[int, list[str]] = {}
-    try:
-        time_bases, rows = _parse_report(report)
-        for index, dts, pts, _, size, digest, *_ in rows:
-            base = time_bases[int(index)]
-            records.setdefault(int(index), []).append(
-                f"{_exact(int(dts), base)},{_exact(int(pts), base)},{size.strip()},{digest.strip()}\n")
-    except (ValueError, KeyError, UnicodeDecodeError):
-        raise VerificationFailed("ffmpeg's packet report is unreadable") from None
-    return [hashlib.sha256("".join(records[i]).encode()).hexdigest() if i in records else EMPTY_STREAM_HASH
-            for i in range(len(time_bases))]
+def _split_header(report: bytes) -> tuple[bytes, bytes]:
+    """The report's "#" lines, which all come first, and its packet rows."""
+    last = report.rfind(b"\n#") + 1  # 0: the first line is the only header line, or there is none
+    if not last and not report.startswith(b"#"):
+        return b"", report
+    end = report.find(b"\n", last)
+    return (report, b"") if end < 0 else (report[:end + 1], report[end + 1:])
 
 
-def held_seconds(report: bytes) -> float:
-    """How far the packets of a framehash report reach: the latest pts + duration, in seconds."""
-    time_bases, rows = _parse_report(report)
-    last: dict[int, int] = {}
-    for index, _, pts, duration, *_ in rows:
-        last[int(index)] = max(last.get(int(index), 0), int(pts) + int(duration))
-    return max((ticks * time_bases[index][0] / time_bases[index][1] for index, ticks in last.items()), default=0.0)
+def _text(field: bytes) -> str:
+    return " ".join(field.decode("ascii").split())
 
 
-def stream_hashes(path: Path, limits: Limits, filters: dict[str, str] | None = None) -> list[str]:
-    """A digest of every stream's packets (timestamps and data), without decoding, after `filters`
-    (`{"bsf:N": filter}`)."""
+def packet_tool(path: Path, filters: dict[str, str] | None = None) -> Tool:
+    """The ffmpeg run that reports every stream's packets (timestamps and data hashes), without decoding,
+    after `filters` (`{"bsf:N": filter}`)."""
     bsf_args = [arg for key, value in (filters or {}).items() for arg in (f"-{key}", value)]
-    done = run_tool(["ffmpeg", "-nostdin", "-hide_banner", "-v", "error", *INPUT_GUARD_ARGS, "-i", "file:" + str(path),
-                     "-map", "0", "-c", "copy", *bsf_args, *HASH_ARGS, "-"], limits, "ffmpeg")
+    return Tool(["ffmpeg", "-nostdin", "-hide_banner", "-v", "error", *INPUT_GUARD_ARGS, "-i", "file:" + str(path),
+                 "-map", "0", "-c", "copy", *bsf_args, *HASH_ARGS, "-"], "ffmpeg")
+
+
+def read_packets(path: Path, done: subprocess.CompletedProcess) -> PacketReport:
     if done.returncode != 0:
         raise VerificationFailed(f"output streams cannot be read back: {tool_message(done.stderr, path, first=True)}")
-    return packet_digests(done.stdout)
+    return PacketReport.parse(done.stdout)
+
+
+def packet_report(path: Path, limits: Limits, filters: dict[str, str] | None = None) -> PacketReport:
+    """Every stream's packets of `path` (see packet_tool)."""
+    return read_packets(path, run_tools([packet_tool(path, filters)], limits)[0])
 
 
 def _same_stream(before: Stream, after: Stream) -> str | None:
@@ -137,17 +169,21 @@ def _check_container(path: Path, plan: Plan, out: Probe) -> None:
         raise VerificationFailed(f"container changed from {plan.container} to {written}")
 
 
-def verify_output(path: Path, plan: Plan, input_hashes: list[str], limits: Limits,
+def verify_output(path: Path, plan: Plan, expected: PacketReport, limits: Limits,
                   filters: dict[str, str] | None = None) -> None:
-    """Raise VerificationFailed unless `path` is a clean, faithful stream copy of the planned streams."""
+    """Raise VerificationFailed unless `path` is a clean, faithful stream copy of the planned streams.
+    The output is probed and its packets read at the same time (two children, one pass each)."""
+    if path.stat().st_size == 0:
+        raise VerificationFailed("output does not probe: empty file (0 bytes)")
+    probed, packets = run_tools([probe_tool(path), packet_tool(path, filters)], limits)
     try:
-        out = probe_file(path, limits)
+        out = read_probe(path, probed)
     except ScrubError as exc:
         raise VerificationFailed(f"output does not probe: {exc.reason}") from None
     _check_container(path, plan, out)
     _check_streams(plan, out)
     _check_clean(path, plan, out)
-    if len(input_hashes) != len(plan.kept):
-        raise VerificationFailed(f"hashed {len(input_hashes)} input streams, expected {len(plan.kept)}")
-    if stream_hashes(path, limits, filters) != input_hashes:
-        raise VerificationFailed("packet data differs between input and output streams (bytes or timestamps)")
+    if len(expected.packets) != len(plan.kept):
+        raise VerificationFailed(f"hashed {len(expected.packets)} input streams, expected {len(plan.kept)}")
+    if difference := expected.difference(read_packets(path, packets)):
+        raise VerificationFailed(f"packet data differs between input and output: {difference}")
