@@ -1,8 +1,9 @@
 """Fixed-length byte patterns found in one pass at memory speed, for the independent byte scan and the
 JPEG parser's search for the end of entropy-coded data.
 
-Hyperscan (Intel's multi-pattern matcher) finds a whole set of patterns in one pass at several GB/s,
-where bytes.find makes one pass per pattern and `re` runs at a few hundred MB/s with an alternation.
+Hyperscan (Intel's multi-pattern matcher; the wheels carry Vectorscan, its BSD-licensed fork) finds a
+whole set of patterns in one pass at several GB/s, where bytes.find makes one pass per pattern and `re`
+runs at a few hundred MB/s with an alternation.
 A pattern's matches come in order (Hyperscan only reorders those of patterns with assertions, and
 these have none); different patterns' matches may interleave in any order.
 """
