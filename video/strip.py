@@ -6,6 +6,7 @@ rotation, then verify the output before it is kept (fail closed: any doubt raise
 """
 from __future__ import annotations
 
+import functools
 import math
 import os
 import subprocess
@@ -303,9 +304,9 @@ def check_complete(declared: float | None, held: float) -> None:
 
 
 def _run_strip(src: Path, dst: Path, plan: Plan, options: VideoOptions, limits: Limits,
-               beside: list[Tool]) -> tuple[PacketReport, list[subprocess.CompletedProcess]]:
+               beside: list[Tool]) -> tuple[bytes, list[subprocess.CompletedProcess]]:
     """The copy, with the input's packet hashes and the `beside` runs at the same time: the input's
-    packet report, and their runs."""
+    packet report as ffmpeg wrote it, and their runs."""
     framed: dict[int, Path] = {}
     try:
         for stream in reframed_streams(plan):
@@ -325,15 +326,17 @@ def _run_strip(src: Path, dst: Path, plan: Plan, options: VideoOptions, limits: 
         raise MalformedInput(f"ffmpeg cannot copy its streams: {tool_message(done.stderr, src, first=True)}")
     if hashed.returncode != 0:  # a second ffmpeg that could not read what the copy read
         raise MalformedInput(f"ffmpeg cannot read its streams: {tool_message(hashed.stderr, src, first=True)}")
-    return PacketReport.parse(hashed.stdout), others
+    return hashed.stdout, others
 
 
-def _check_input(report: PacketReport, survey: _Survey) -> None:
-    """Refuse an input that is cut short or has a kept stream without packets."""
+def _checked_input(hashed: bytes, survey: _Survey) -> PacketReport:
+    """The input's packet report; MalformedInput if it is cut short or a kept stream has no packets."""
+    report = PacketReport.parse(hashed)
     check_complete(survey.probe.duration, report.held_seconds())
     for stream, packets in zip(survey.plan.kept, report.packets):
         if not packets:
             raise MalformedInput(f"{stream.describe()} has no frames (empty or broken track)")
+    return report
 
 
 def _empty_comment_headers(dst: Path, plan: Plan) -> None:
@@ -361,13 +364,14 @@ def strip_file(src: Path, dst: Path, options: VideoOptions | None = None,
     try:
         examined = _examine(src, options, limits)
         reads = _frame_reads(src, examined.plan)
-        expected, read = _run_strip(src, dst, examined.plan, options, limits, [tool for _, tool in reads])
+        hashed, read = _run_strip(src, dst, examined.plan, options, limits, [tool for _, tool in reads])
         survey = _survey(examined, reads, read)
-        _check_input(expected, survey)
         _empty_comment_headers(dst, survey.plan)
         # The SEI filter writes Annex B, which the muxer turns back into length-prefixed NAL units: the
-        # output is hashed through the same (now idempotent) filter to compare like with like.
-        verify_output(dst, survey.plan, expected, limits, sei_filters(survey.plan, options))
+        # output is hashed through the same (now idempotent) filter to compare like with like. The
+        # input's report is read and checked while the output's probe and hash run.
+        verify_output(dst, survey.plan, functools.partial(_checked_input, hashed, survey), limits,
+                      sei_filters(survey.plan, options))
     except BaseException:
         dst.unlink(missing_ok=True)
         raise
