@@ -244,7 +244,8 @@ def strip_commands(src: Path, dst: Path, plan: Plan, options: VideoOptions,
     other core rather than one process doing both in turn.
 
     MP4/MOV come out moov first (fast start, for web delivery): written into `reserve` bytes kept free
-    ahead of the mdat, or without one by `+faststart`, which rewrites the whole file a second time."""
+    ahead of the mdat, or without one by `+faststart`, which rewrites the whole file a second time.
+    `dst` is written without being truncated (`-truncate 0`): it must not exist or be empty (_emptied)."""
     source = ffmpeg.input("file:" + str(src), **INPUT_GUARD)
     framed = framed or {}
     container_args: dict[str, object] = {}
@@ -254,7 +255,7 @@ def strip_commands(src: Path, dst: Path, plan: Plan, options: VideoOptions,
         container_args["brand"] = plan.container.brand
     stripped = ffmpeg.output(
         *_selected(source, plan, framed), "file:" + str(dst), format=plan.container.muxer, c="copy",
-        map_metadata=-1, map_chapters=-1, dn=None, fflags="+bitexact",
+        map_metadata=-1, map_chapters=-1, dn=None, fflags="+bitexact", truncate=0,
         **{"flags:v": "+bitexact", "flags:a": "+bitexact"}, **container_args, **timing_args(plan),
         **bitstream_filters(plan, options), **({} if options.keep_subtitles else {"sn": None}))
     hashes = ffmpeg.output(*_selected(source, plan, framed), "-", format="framehash", hash=HASH, c="copy",
@@ -315,9 +316,11 @@ def _run_strip(src: Path, dst: Path, plan: Plan, options: VideoOptions, limits: 
             extract_frames(src, stream, work, limits)
         reserve = moov_reserve(src) if plan.container.is_iso else None
         runs = strip_commands(src, dst, plan, options, framed, reserve)
+        _emptied(dst)
         finished = run_tools([*runs, *beside], limits)
         done, hashed, others = finished[0], finished[len(runs) - 1], finished[len(runs):]
         if reserve and RESERVE_TOO_SMALL in done.stderr:  # the moov outgrew its room: rewrite as before
+            _emptied(dst)
             done = run_tools(strip_commands(src, dst, plan, options, framed)[:1], limits)[0]
     finally:
         for work in framed.values():
@@ -327,6 +330,16 @@ def _run_strip(src: Path, dst: Path, plan: Plan, options: VideoOptions, limits: 
     if hashed.returncode != 0:  # a second ffmpeg that could not read what the copy read
         raise MalformedInput(f"ffmpeg cannot read its streams: {tool_message(hashed.stderr, src, first=True)}")
     return hashed.stdout, others
+
+
+def _emptied(dst: Path) -> None:
+    """Make an existing `dst` empty, as the copy writes it without truncating it (`-truncate 0`).
+
+    ext4 writes back a file that was truncated and rewritten when it is closed (auto_da_alloc), and
+    the close of ffmpeg's output then waited for it: a 500 MB copy into the CLI's empty reserved file
+    took 0.57 s against 0.39 s into a new one. A file that is already empty needs no truncation."""
+    if dst.exists() and dst.stat().st_size:
+        os.truncate(dst, 0)
 
 
 def _checked_input(hashed: bytes, survey: _Survey) -> PacketReport:
