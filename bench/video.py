@@ -82,7 +82,8 @@ def _methods(src: Path, out: Path) -> dict[str, tuple[list[str], str]]:
     return {
         STRIP: ([sys.executable, "-m", "video", "strip", str(src), "-o", str(out)],
                 (f"ffprobe; ffmpeg copy + input hash ({'a second ffmpeg beside' if beside else 'one ffmpeg'}; "
-                 "SEI/MJPEG first-packet reads beside it); output ffprobe beside the output hash")),
+                 "SEI/MJPEG first-packet reads beside it); output ffprobe beside the output hash, the input's report "
+                 "read meanwhile")),
         PASSES: (["sh", "-c", _PASSES_BESIDE if beside else _PASSES_IN_ONE, "sh", str(src), str(out)],
                  (f"copy + input hash ({'two ffmpeg at once' if beside else 'one ffmpeg'}), then output hash: "
                  "the floor of a verified copy")),

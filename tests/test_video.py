@@ -246,15 +246,15 @@ def test_verification_fails_closed(samples, tmp_path):
     probe = probe_file(src, LIMITS)
     plan = plan_strip(probe, src.read_bytes()[:4096], keep_subtitles=False)
     with pytest.raises(VerificationFailed, match="streams|still carries"):
-        verify_output(src, plan, packet_report(src, LIMITS), LIMITS)
+        verify_output(src, plan, lambda: packet_report(src, LIMITS), LIMITS)
     dst, _ = strip(src, tmp_path)
     report = packet_report(dst, LIMITS)
-    verify_output(dst, plan, report, LIMITS)  # the real output passes
+    verify_output(dst, plan, lambda: report, LIMITS)  # the real output passes
     *first, data = report.packets[0][0]
     other = data[:-1] + (b"1" if data.endswith(b"0") else b"0")  # another hash of the same size
     wrong = PacketReport(report.time_bases, ([(*first, other), *report.packets[0][1:]], *report.packets[1:]))
     with pytest.raises(VerificationFailed, match="packet data differs between input and output: stream 0 packet 0"):
-        verify_output(dst, plan, wrong, LIMITS)
+        verify_output(dst, plan, lambda: wrong, LIMITS)
 
 
 def test_output_never_overwrites_input(samples, tmp_path):

@@ -97,14 +97,14 @@ def test_the_output_check_names_the_packet_that_differs(clip, tmp_path):
     strip_file(clip, dst)
     plan = plan_strip(probe_file(clip, LIMITS), clip.read_bytes()[:4096], keep_subtitles=False)
     expected = packet_report(clip, LIMITS)
-    verify_output(dst, plan, expected, LIMITS)
+    verify_output(dst, plan, lambda: expected, LIMITS)
     video = expected.packets[0]
     index, times, duration, data = video[3]
     dts, pts = (int(t) for t in times.split(b","))
     moved = (index, f"{dts}, {pts + 1}".encode(), duration, data)
     with pytest.raises(VerificationFailed, match=r"output: stream 0 packet 3: timestamps \(dts, pts\)"):
-        verify_output(dst, plan, PacketReport(expected.time_bases, ([*video[:3], moved, *video[4:]],
-                                                                    *expected.packets[1:])), LIMITS)
+        verify_output(dst, plan, lambda: PacketReport(expected.time_bases, ([*video[:3], moved, *video[4:]],
+                                                                            *expected.packets[1:])), LIMITS)
 
 
 def test_strip_reports_what_inspect_reports(clip, tmp_path):

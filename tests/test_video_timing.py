@@ -84,9 +84,9 @@ def test_verification_refuses_moved_timestamps(cases, tmp_path):
     plan = plan_strip(probe_file(src, LIMITS), src.read_bytes()[:4096], keep_subtitles=False)
     dst = tmp_path / "out.mkv"
     strip_file(src, dst)
-    verify_output(dst, plan, packet_report(src, LIMITS), LIMITS)
+    verify_output(dst, plan, lambda: packet_report(src, LIMITS), LIMITS)
     with pytest.raises(VerificationFailed, match="timestamps"):
-        verify_output(dst, plan, packet_report(moved, LIMITS), LIMITS)
+        verify_output(dst, plan, lambda: packet_report(moved, LIMITS), LIMITS)
 
 
 def test_a_corrupt_ctts_table_is_copied_faithfully_or_refused(cases, tmp_path):

@@ -12,11 +12,14 @@ import re
 import resource
 import signal
 import subprocess
+import threading
 import time
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from queue import SimpleQueue
+from typing import TypeVar
 
 from shared.boxes import ftyp_brands
 from shared.errors import InputTooLarge, MalformedInput, ScrubError, UnsupportedFormat
@@ -169,15 +172,46 @@ def run_tools(tools: list[Tool], limits: Limits) -> list[subprocess.CompletedPro
     try:
         for tool in tools:  # every child starts before any thread does: preexec_fn is not thread-safe
             children.append(_start(tool, limits))
-        with ThreadPoolExecutor(max(1, len(children))) as pool:
-            running = [pool.submit(_finish, child) for child in children]
-            try:
-                wait(running, return_when=FIRST_EXCEPTION)
-            finally:  # before the pool waits for its threads, which wait for their children
-                _stop(children)
-        return [future.result() for future in running]
+        finished: SimpleQueue[bool] = SimpleQueue()  # one entry per child: whether it failed
+        results = [beside(functools.partial(_finish, child), finished) for child in children]
+        try:
+            for _ in children:
+                if finished.get():
+                    break
+        finally:  # before waiting for the threads, which wait for their children
+            _stop(children)
+        return [result() for result in results]
     finally:  # a child that could not start: stop those that did
         _stop(children)
+
+
+_T = TypeVar("_T")
+
+
+def beside(work: Callable[[], _T], finished: SimpleQueue[bool] | None = None) -> Callable[[], _T]:
+    """Start `work` in a thread (Python work beside the children, which run on the other core) and
+    return what waits for it: its result, or its exception raised. `finished` hears whether it failed."""
+    results: list[_T] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            results.append(work())
+        except BaseException as exc:  # noqa: BLE001  # raised to whoever waits for the result
+            errors.append(exc)
+        if finished is not None:
+            finished.put(bool(errors))
+
+    thread = threading.Thread(target=run)
+    thread.start()
+
+    def result() -> _T:
+        thread.join()
+        if errors:
+            raise errors[0]
+        return results[0]
+
+    return result
 
 
 def _stop(children: list[_Child]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import groupby
 from operator import itemgetter
@@ -19,7 +20,18 @@ from video import classify
 from video.codecdata import cleaned_xiph
 from video.container import HEADER_BYTES, choose_container, metadata_items
 from video.plan import Plan
-from video.probe import INPUT_GUARD_ARGS, Limits, Probe, Stream, Tool, probe_tool, read_probe, run_tools, tool_message
+from video.probe import (
+    INPUT_GUARD_ARGS,
+    Limits,
+    Probe,
+    Stream,
+    Tool,
+    beside,
+    probe_tool,
+    read_probe,
+    run_tools,
+    tool_message,
+)
 
 HASH = "murmur3"  # framehash's per-packet digest: a fast 128-bit hash (SHA-256 cost most of a strip's CPU)
 _AUDIO_FRAME_SECONDS = 0.13  # the longest common audio frame: 1024 AAC samples at 8 kHz
@@ -169,13 +181,18 @@ def _check_container(path: Path, plan: Plan, out: Probe) -> None:
         raise VerificationFailed(f"container changed from {plan.container} to {written}")
 
 
-def verify_output(path: Path, plan: Plan, expected: PacketReport, limits: Limits,
+def verify_output(path: Path, plan: Plan, expected: Callable[[], PacketReport], limits: Limits,
                   filters: dict[str, str] | None = None) -> None:
-    """Raise VerificationFailed unless `path` is a clean, faithful stream copy of the planned streams.
-    The output is probed and its packets read at the same time (two children, one pass each)."""
+    """Raise VerificationFailed unless `path` is a clean, faithful stream copy of the planned streams,
+    whose packets `expected` reports (it runs in a thread while the output is probed and its packets
+    read, two children at the same time; its errors come first, as the input's)."""
     if path.stat().st_size == 0:
         raise VerificationFailed("output does not probe: empty file (0 bytes)")
-    probed, packets = run_tools([probe_tool(path), packet_tool(path, filters)], limits)
+    expecting = beside(expected)
+    try:
+        probed, packets = run_tools([probe_tool(path), packet_tool(path, filters)], limits)
+    finally:
+        report = expecting()
     try:
         out = read_probe(path, probed)
     except ScrubError as exc:
@@ -183,7 +200,7 @@ def verify_output(path: Path, plan: Plan, expected: PacketReport, limits: Limits
     _check_container(path, plan, out)
     _check_streams(plan, out)
     _check_clean(path, plan, out)
-    if len(expected.packets) != len(plan.kept):
-        raise VerificationFailed(f"hashed {len(expected.packets)} input streams, expected {len(plan.kept)}")
-    if difference := expected.difference(read_packets(path, packets)):
+    if len(report.packets) != len(plan.kept):
+        raise VerificationFailed(f"hashed {len(report.packets)} input streams, expected {len(plan.kept)}")
+    if difference := report.difference(read_packets(path, packets)):
         raise VerificationFailed(f"packet data differs between input and output: {difference}")
