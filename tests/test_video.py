@@ -255,6 +255,11 @@ def test_verification_fails_closed(samples, tmp_path):
     wrong = PacketReport(report.time_bases, ([(*first, other), *report.packets[0][1:]], *report.packets[1:]))
     with pytest.raises(VerificationFailed, match="packet data differs between input and output: stream 0 packet 0"):
         verify_output(dst, plan, lambda: wrong, LIMITS)
+    tail = b"\x00\x00\x01\x00udta\xa9xyz+48.8584+002.2945/"  # a longer file's stale bytes: ffmpeg reads past them
+    with dst.open("ab") as stale:
+        stale.write(tail)
+    with pytest.raises(VerificationFailed, match=f"still carries {len(tail)} bytes after its last box"):
+        verify_output(dst, plan, lambda: report, LIMITS)
 
 
 def test_output_never_overwrites_input(samples, tmp_path):

@@ -192,6 +192,15 @@ def _boxes(stream: BinaryIO, start: int, end: int) -> Iterator[tuple[str, int, i
         pos += header.size
 
 
+def unboxed_tail(stream: BinaryIO, size: int) -> int:
+    """How many bytes at the end of the file no complete top-level box covers: ffmpeg's ISO muxers end
+    every file with a box, so any tail is something else's (say, a longer file's stale bytes)."""
+    end = 0
+    for _, _, end in _boxes(stream, 0, size):
+        pass
+    return size - end
+
+
 def moov_room(stream: BinaryIO, size: int) -> tuple[int, int] | None:
     """(the moov box's size, its size plus the free/skip boxes right after it: the room a file written
     with a reserved moov holds), from the top-level boxes; None when there is no moov. An empty 8-byte

@@ -18,7 +18,7 @@ from pathlib import Path
 from shared.errors import ScrubError, VerificationFailed
 from video import classify
 from video.codecdata import cleaned_xiph
-from video.container import HEADER_BYTES, choose_container, metadata_items
+from video.container import HEADER_BYTES, choose_container, metadata_items, unboxed_tail
 from video.plan import Plan
 from video.probe import (
     INPUT_GUARD_ARGS,
@@ -164,8 +164,11 @@ def _check_streams(plan: Plan, out: Probe) -> None:
 def _check_clean(path: Path, plan: Plan, out: Probe) -> None:
     left = _leftovers(out)
     if plan.container.is_iso:
+        size = path.stat().st_size
         with path.open("rb") as stream:
-            left += [f"box {box}" for box in metadata_items(stream, path.stat().st_size)]
+            left += [f"box {box}" for box in metadata_items(stream, size)]
+            if tail := unboxed_tail(stream, size):
+                left.append(f"{tail} bytes after its last box")
     if left:
         raise VerificationFailed("output still carries " + ", ".join(left[:6]))
 
