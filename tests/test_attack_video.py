@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from video.probe import MAX_CHILDREN, Limits, MiB, Tool, run_tools
+from shared.errors import MalformedInput, VerificationFailed
+from video.plan import plan_strip
+from video.probe import MAX_CHILDREN, Limits, MiB, Tool, probe_file, run_tools
 from video.strip import strip_file
+from video.verify import PacketReport, packet_report, verify_output
 from videokit import av_hashes, ffmpeg
 
 LIMITS = Limits(timeout=60, memory_bytes=1024 * MiB)
@@ -40,3 +43,19 @@ def test_a_file_of_many_tracks_is_stripped_with_every_track(many_tracks, tmp_pat
     dst = tmp_path / "out.mp4"
     result = strip_file(many_tracks, dst)
     assert len(result.kept) == 12 and av_hashes(dst) == av_hashes(many_tracks)
+
+
+def test_the_input_error_comes_first_even_when_the_output_is_empty(many_tracks, tmp_path):
+    """The empty output was refused before the input's report was read, so an input cut short was named
+    a verification failure; as in turn, the input's refusal comes first."""
+    plan = plan_strip(probe_file(many_tracks, LIMITS), many_tracks.read_bytes()[:4096], keep_subtitles=False)
+    empty = tmp_path / "out.mp4"
+    empty.touch()
+
+    def refused() -> PacketReport:
+        raise MalformedInput("truncated: the file holds 0.50 s of the 1.00 s its header declares (50%)")
+
+    with pytest.raises(MalformedInput, match="truncated"):
+        verify_output(empty, plan, refused, LIMITS)
+    with pytest.raises(VerificationFailed, match="empty file"):  # and with the input fine, the output's
+        verify_output(empty, plan, lambda: packet_report(many_tracks, LIMITS), LIMITS)

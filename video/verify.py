@@ -189,10 +189,10 @@ def verify_output(path: Path, plan: Plan, expected: Callable[[], PacketReport], 
     """Raise VerificationFailed unless `path` is a clean, faithful stream copy of the planned streams,
     whose packets `expected` reports (it runs in a thread while the output is probed and its packets
     read, two children at the same time; its errors come first, as the input's)."""
-    if path.stat().st_size == 0:
-        raise VerificationFailed("output does not probe: empty file (0 bytes)")
     expecting = beside(expected)
     try:
+        if path.stat().st_size == 0:
+            raise VerificationFailed("output does not probe: empty file (0 bytes)")
         probed, packets = run_tools([probe_tool(path), packet_tool(path, filters)], limits)
     finally:
         report = expecting()
