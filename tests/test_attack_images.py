@@ -1,13 +1,19 @@
 """Cases where today's faster paths could check less than the code they replaced: the one-pass scan
-and the JPEG marker search on any buffer, empty or cut data; tag reads against the local S3 server."""
+and the JPEG marker search on any buffer, empty or cut data; the CLI's part files, named by process id;
+tag reads against the local S3 server."""
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import pytest
 
 from devtools.s3events import s3_event, s3_record, uploaded
 from images import exif, jpeg, scan
+from images.__main__ import _inspect_file, _strip_file
 from images.model import Options
 from pipelinekit import DIRTY_JPEG, image_pipeline, tags
+from shared.cli import run
 from shared.errors import MalformedInput
 from shared.guard import GUARD_TAG, GUARD_TAG_VALUE
 
@@ -54,3 +60,22 @@ def test_tags_survive_a_server_that_never_counts_them(s3, bucket):
     finally:
         s3.meta.events.unregister("after-call.s3.HeadObject", uncounted)
     assert tags(s3, bucket, "tagged.jpg") == {"project": "alps", GUARD_TAG: GUARD_TAG_VALUE}
+
+
+def test_a_finished_strip_leaves_alone_the_part_file_name_it_freed(tmp_path, monkeypatch) -> None:
+    """Part files are named by process id, so a run with the same id in another container writing beside
+    the same output takes the name as soon as this run has renamed its own into place."""
+    src, dst = tmp_path / "in.jpg", tmp_path / "out.jpg"
+    src.write_bytes(DIRTY_JPEG)
+    others: list[Path] = []
+    replace = os.replace
+
+    def replace_then_another_run_takes_the_name(part, target):
+        replace(part, target)
+        others.append(Path(part))
+        others[0].write_bytes(b"another run's output, not yet renamed")
+
+    monkeypatch.setattr(os, "replace", replace_then_another_run_takes_the_name)
+    assert run("python -m images", "", _strip_file, _inspect_file, ["strip", str(src), "-o", str(dst)]) == 0
+    assert others[0].read_bytes() == b"another run's output, not yet renamed"
+    assert scan.leftovers(dst.read_bytes(), Options()) == []
