@@ -48,9 +48,10 @@ def _strip_one(strip_file: StripFile, src: Path, dst: Path) -> Outcome:
         outcome = strip_file(src, tmp)
         tmp.chmod(0o666 & ~_umask())
         os.replace(tmp, dst)
-        return outcome
-    finally:
-        tmp.unlink(missing_ok=True)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # only before the rename: after it, the name may be another run's part
+        raise
+    return outcome
 
 
 def _new_part_file(dst: Path) -> Path:

@@ -177,9 +177,11 @@ class Pipeline:
             if not (record.alternate_key and s3io.is_gone(exc)):
                 raise
             source = self._head_at(record.alternate_key, record)
-        # Tags were read once in this bucket: this role may read them there, so a missing tag count now
-        # means no tags (a role without that right would otherwise lose tags silently, not fail the record).
-        self._tags_readable_in.add(record.bucket)
+        # HeadObject counted tags that GetObjectTagging then read: in this bucket the server sends the count
+        # and this role may read tags, so a missing count now means no tags. (A first read alone proves
+        # the right, not the count: a server that never sends one would have tags dropped unnoticed.)
+        if source.tag_count:
+            self._tags_readable_in.add(record.bucket)
         return source
 
     def _head_at(self, key: str, record: events.ObjectRecord) -> s3io.SourceObject:

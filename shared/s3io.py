@@ -59,6 +59,7 @@ class SourceObject:
     headers: dict[str, Any] = field(default_factory=dict)
     metadata: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    tag_count: int = 0  # as HeadObject reported it (0 when it sent none)
 
     def pin(self) -> dict[str, Any]:
         """Request arguments that address exactly this object (its version, or its ETag)."""
@@ -116,16 +117,17 @@ def head(client: S3Client, location: Location, version_id: str | None, etag: str
     """HeadObject of the event's object (its version, else its ETag if given), and its tags.
 
     HeadObject answers how many tags the object has (x-amz-tagging-count), but only when there is at
-    least one and only to a caller allowed to read them. So the absence of a count proves nothing
-    until GetObjectTagging has once succeeded for this caller: with `trust_tag_count`, tags are
-    asked for only when a count is reported."""
+    least one, only to a caller allowed to read them, and only where the server sends the count at
+    all. So the absence of a count proves nothing until this caller has seen one and read the tags it
+    counted: with `trust_tag_count`, tags are asked for only when a count is reported."""
     meta: Mapping[str, Any] = client.head_object(Bucket=location.bucket, Key=location.key, **_pin(version_id, etag))
     source = SourceObject(
         location=location, etag=meta["ETag"], version_id=_real_version(meta.get("VersionId")),
         size=int(meta["ContentLength"]), metadata=dict(meta.get("Metadata") or {}),
         headers={name: meta[name] for name in PRESERVED_HEADERS if meta.get(name) is not None},
+        tag_count=int(meta.get("TagCount") or 0),
     )
-    if meta.get("TagCount") or not trust_tag_count:
+    if source.tag_count or not trust_tag_count:
         tagging = client.get_object_tagging(Bucket=location.bucket, Key=location.key, **_version(source))
         source.tags = {t["Key"]: t["Value"] for t in tagging.get("TagSet", [])}
     return source

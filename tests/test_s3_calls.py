@@ -1,5 +1,5 @@
-"""The S3 requests one record costs, against the local S3 server: once a pipeline has read tags in a
-bucket, it reads them only when HeadObject says the object has some, and the loop guard and the
+"""The S3 requests one record costs, against the local S3 server: once a pipeline has read tags that
+HeadObject counted in a bucket, it reads them only when HeadObject says the object has some, and the loop guard and the
 conditional write hold all the same (a tagged object is skipped, user tags are carried over, a newer
 upload is never overwritten)."""
 from __future__ import annotations
@@ -23,9 +23,9 @@ def recorded(client) -> list[str]:
 
 
 def warmed(s3, bucket: str, strip=None) -> Pipeline:
-    """An image pipeline that has already read tags once in `bucket` (its first record there)."""
+    """An image pipeline that has already read tags HeadObject counted in `bucket` (its first record there)."""
     pipeline = image_pipeline(s3, strip)
-    head = uploaded(s3, bucket, "first.jpg", DIRTY_JPEG)
+    head = uploaded(s3, bucket, "first.jpg", DIRTY_JPEG, Tagging="project=alps")
     assert pipeline.handle(s3_event(s3_record(bucket, "first.jpg", head))) == {"outcomes": {"stripped": 1}}
     return pipeline
 
