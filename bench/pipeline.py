@@ -41,7 +41,7 @@ def _fresh_seconds(statement: str, env: dict[str, str]) -> float:
 def _cold_start_rows() -> list[dict]:
     floor = _fresh_seconds(BOTOCORE_ALONE, {})
     rows = [{"case": f"{module} cold start", "method": "import + first build (fresh process)", "seconds": seconds,
-             "notes": f"{seconds * 1000:.0f} ms, {(seconds - floor) * 1000:.0f} ms over botocore alone; "
+             "notes": f"{seconds * 1000:.0f} ms, {(seconds - floor) * 1000:+.0f} ms against botocore alone; "
                       f"goal <= 150 ms"}
             for module in ("images.handler", "video.handler") for seconds in [_cold_start_seconds(module)]]
     return rows + [{"case": "botocore alone", "method": "import + S3 client (fresh process)", "seconds": floor,
