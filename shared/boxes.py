@@ -28,13 +28,15 @@ def four_character_code(raw: bytes, where: str) -> str:
     return code
 
 
-def box_header(raw: bytes, room: int, where: str) -> BoxHeader:
+def box_header(raw: bytes, room: int, where: str, any_type: bool = False) -> BoxHeader:
     """The header at the start of `raw` (the box's first bytes, up to HEADER_BYTES) of a box with `room`
-    bytes left before the end of what encloses it. MalformedInput says what is wrong with it."""
+    bytes left before the end of what encloses it. MalformedInput says what is wrong with it. With
+    `any_type`, a type need not be printable: QuickTime `keys` metadata names its ilst entries by
+    number (0x00000001...)."""
     if room < 8 or len(raw) < 8:
         raise MalformedInput(f"{min(room, len(raw))} stray bytes at the end of {where}")
     size, kind = struct.unpack_from(">I4s", raw)
-    box_type = four_character_code(kind, f"box in {where}")
+    box_type = kind.decode("latin-1") if any_type else four_character_code(kind, f"box in {where}")
     length = 8
     if size == 1:
         if room < 16 or len(raw) < 16:

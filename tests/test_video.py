@@ -344,6 +344,17 @@ def test_metadata_items_lists_items_and_ignores_ffmpegs_empty_skeleton():
     assert metadata_items(io.BytesIO(skeleton), len(skeleton)) == []
 
 
+def test_apple_keys_items_named_by_number_are_listed():
+    """QuickTime `keys` metadata names its ilst entries by key index (0x00000001...): not printable,
+    yet items to report, after which the walk goes on."""
+    entry = _box(b"\0\0\0\x01", _box(b"data", b"\0\0\0\x01\0\0\0\0+48.85+002.29/"))
+    keys = _box(b"keys", b"\0\0\0\0\0\0\0\x01" + _box(b"mdta", b"com.apple.quicktime.location.ISO6709"))
+    meta = _box(b"meta", b"\0\0\0\0" + _box(b"hdlr", b"\0" * 25) + keys + _box(b"ilst", entry))
+    data = _box(b"moov", meta + _box(b"udta", _box(b"\xa9xyz", b"+48.85+002.29/")))
+    assert metadata_items(io.BytesIO(data), len(data)) == ["moov/meta/keys", "moov/meta/ilst/key#1",
+                                                           "moov/udta/\xa9xyz"]
+
+
 @given(st.binary(max_size=300))
 def test_box_walk_and_doctype_never_crash_on_arbitrary_bytes(data):
     metadata_items(io.BytesIO(data), len(data))

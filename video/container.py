@@ -185,7 +185,7 @@ def _boxes(stream: BinaryIO, start: int, end: int) -> Iterator[tuple[str, int, i
     while pos < end:
         stream.seek(pos)
         try:
-            header = box_header(stream.read(BOX_HEADER_BYTES), end - pos, "the file")
+            header = box_header(stream.read(BOX_HEADER_BYTES), end - pos, "the file", any_type=True)
         except MalformedInput:
             return
         yield header.type, pos + header.length, pos + header.size
