@@ -26,10 +26,10 @@ _SIGNATURES = {
     b"MPF\x00II*\x00": "MPF index",
     b"MPF\x00MM\x00*": "MPF index",
 }
-_ICC = "ICC profile"  # reported only when profiles are not kept
+_ICC = _SIGNATURES[b"ICC_PROFILE\x00"]  # reported only when profiles are not kept
 _TIFF_HEADERS = {b"II*\x00": "<", b"MM\x00*": ">"}
 _EXIF = "EXIF/TIFF block other than Orientation"
-_ORDER = ("XMP packet", "XMP namespace", "Photoshop IRB / IPTC", _ICC, "MPF index", _EXIF)
+_ORDER = (*dict.fromkeys(_SIGNATURES.values()), _EXIF)  # the order findings are listed in
 _NEEDLES = (*_SIGNATURES, *_TIFF_HEADERS)
 _MATCHER = Matcher([*(literal(sig, once=True) for sig in _SIGNATURES), *map(literal, _TIFF_HEADERS)])
 _MAX_PLAUSIBLE_ENTRIES = 1024

@@ -55,15 +55,14 @@ class Pipeline:
     def handle(self, event: dict, context: Any = None) -> dict:
         """Process every record of `event`; returns the SQS partial batch response or a summary.
         `context` (Lambda's) tells the time left: records that could not finish in it are not started."""
+        budget = TimeBudget(context, self.config.time_reserve_s)
         if batchops.is_invocation(event):  # S3 Batch Operations: its own response shape (shared/batchops.py)
-            return batchops.respond(event, self.process)
+            return batchops.respond(event, lambda record: self._within(budget, record))
         failed_messages, failures, outcomes = [], [], []
         reencoded = 0
         deliveries = events.deliveries(event)
-        budget = TimeBudget(context, self.config.time_reserve_s)
         for delivery in deliveries:
-            reports = [budget.not_started(self.kind, record) or self._within(budget, record)
-                       for record in delivery.records]
+            reports = [self._within(budget, record) for record in delivery.records]
             reports += [_report_unreadable(delivery, error) for error in delivery.errors]
             outcomes += [r["outcome"] for r in reports]
             reencoded += sum(r.get("lossless") is False for r in reports)
@@ -84,6 +83,9 @@ class Pipeline:
         return summary
 
     def _within(self, budget: TimeBudget, record: events.ObjectRecord) -> RecordLine:
+        """The record processed before its deadline, or reported not started when too little time is left."""
+        if not_started := budget.not_started(self.kind, record):
+            return not_started
         with budget.record_deadline():
             return budget.took(self.process(record))
 

@@ -270,7 +270,10 @@ def remove_tag(client: S3Client, location: Location, tag: str) -> None:
 
 
 def delete_version(client: S3Client, source: SourceObject) -> None:
-    client.delete_object(Bucket=source.location.bucket, Key=source.location.key, **_version(source))
+    """Delete exactly the version read; never the current object of an unversioned key."""
+    if source.version_id is None:
+        raise ValueError(f"{source.location.key}: no version to delete")
+    client.delete_object(Bucket=source.location.bucket, Key=source.location.key, VersionId=source.version_id)
 
 
 def free_bytes(directory: str) -> int:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from devtools.s3events import s3_event, s3_record, sqs_event, uploaded
+from devtools.s3events import batch_event, batch_task, s3_event, s3_record, sqs_event, uploaded
 from devtools.samples import jpeg_photo
 from images import handler as image_handler
 from pipelinekit import handler, image_pipeline, logged
@@ -130,6 +130,24 @@ def test_object_lock_retention_and_legal_hold_are_carried_over(s3):
     assert after["VersionId"] != head["VersionId"]
     assert (after["ObjectLockMode"], after["ObjectLockRetainUntilDate"], after["ObjectLockLegalHoldStatus"]) == \
         ("GOVERNANCE", until, "ON")
+
+
+def test_a_batch_operations_task_is_given_the_invocations_deadline(s3, bucket, monkeypatch, tmp_path):
+    """Batch Operations invocations go through the same time budget as events."""
+    deadlines = []
+
+    def stripper(src, dst, options=None, deadline=None):
+        deadlines.append(deadline)
+        raise MalformedInput("stopped here by the test")
+
+    monkeypatch.setattr("video.strip.strip_file", stripper)
+    uploaded(s3, bucket, "clip.mp4", b"\0" * 64)
+    scrub = handler(video_handler, monkeypatch, TMP_DIR=str(tmp_path))
+    started = time.monotonic()
+    response = scrub(batch_event(batch_task(bucket, "clip.mp4")), LambdaContext(300_000))
+    assert [r["resultCode"] for r in response["results"]] == ["PermanentFailure"]
+    (deadline,) = deadlines
+    assert started + 300 - 5 - 1 < deadline <= time.monotonic() + 300 - 5
 
 
 def test_the_video_stripper_is_given_the_invocations_deadline(s3, bucket, monkeypatch, tmp_path):
