@@ -35,7 +35,7 @@ from video.probe import (
 )
 from video.reframe import AMR_INPUT_GUARD, extract_frames, reframed_streams
 from video.sei import PACKETS_READ, sei_filter, sei_texts, sei_tool
-from video.verify import HASH, PacketReport, verify_output
+from video.verify import HASH_OUTPUT, PacketReport, verify_output
 
 DEFAULT_TIMEOUT_SECONDS = 600.0
 DEFAULT_MEMORY_MB = 1024  # ffmpeg maps about 250 MiB of libraries; a stream copy needs little beyond
@@ -258,8 +258,8 @@ def strip_commands(src: Path, dst: Path, plan: Plan, options: VideoOptions,
         map_metadata=-1, map_chapters=-1, dn=None, fflags="+bitexact", truncate=0,
         **{"flags:v": "+bitexact", "flags:a": "+bitexact"}, **container_args, **timing_args(plan),
         **bitstream_filters(plan, options), **({} if options.keep_subtitles else {"sn": None}))
-    hashes = ffmpeg.output(*_selected(source, plan, framed), "-", format="framehash", hash=HASH, c="copy",
-                           flush_packets=0, **bitstream_filters(plan, options))
+    hashes = ffmpeg.output(*_selected(source, plan, framed), "-", c="copy", **HASH_OUTPUT,
+                           **bitstream_filters(plan, options))
     size = src.stat().st_size
     if size < SIDE_BY_SIDE_BYTES:
         return [Tool(_compiled(ffmpeg.merge_outputs(stripped, hashes)), "ffmpeg", output_cap(size))]

@@ -35,9 +35,11 @@ from video.probe import (
 
 HASH = "murmur3"  # framehash's per-packet digest: a fast 128-bit hash (SHA-256 cost most of a strip's CPU)
 _AUDIO_FRAME_SECONDS = 0.13  # the longest common audio frame: 1024 AAC samples at 8 kHz
-# -copyts: timestamps as the demuxer reads them; -flush_packets 0: the report in 32 KiB writes, not a
-# write (and a wake-up of this process) per packet
-HASH_ARGS = ["-copyts", "-f", "framehash", "-hash", HASH, "-flush_packets", "0"]
+# The report's output options, the same for the input's hash (video/strip.py) and the output's;
+# -flush_packets 0: the report in 32 KiB writes, not a write (and a wake-up of this process) per packet.
+# Both runs add the global -copyts (timestamps as the demuxer reads them).
+HASH_OUTPUT = {"f": "framehash", "hash": HASH, "flush_packets": "0"}
+_HASH_ARGS = ["-copyts", *(arg for option, value in HASH_OUTPUT.items() for arg in (f"-{option}", value))]
 # One packet: stream, "dts, pts", duration, "size, hash" (side data may follow). Equal values are
 # written as equal text (fixed-width fields), so packets in the same time base compare as text.
 _ROW = re.compile(rb"^(\d+),( *-?\d+, *-?\d+), *(-?\d+),( *\d+, *[0-9a-f]+)(?:,.*)?$", re.MULTILINE)
@@ -114,7 +116,7 @@ def packet_tool(path: Path, filters: dict[str, str] | None = None) -> Tool:
     after `filters` (`{"bsf:N": filter}`)."""
     bsf_args = [arg for key, value in (filters or {}).items() for arg in (f"-{key}", value)]
     return Tool(["ffmpeg", "-nostdin", "-hide_banner", "-v", "error", *INPUT_GUARD_ARGS, "-i", "file:" + str(path),
-                 "-map", "0", "-c", "copy", *bsf_args, *HASH_ARGS, "-"], "ffmpeg")
+                 "-map", "0", "-c", "copy", *bsf_args, *_HASH_ARGS, "-"], "ffmpeg")
 
 
 def read_packets(path: Path, done: subprocess.CompletedProcess) -> PacketReport:
